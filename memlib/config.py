@@ -1,0 +1,205 @@
+"""Typed, validated configuration, and the profiles (smoke, cpu, paper) that are data files.
+
+``RunConfig`` describes one training run of a turn-over-dropout model. Each notebook declares its
+parameters as a dataclass here (``NOTEBOOKS``); profile files ``profiles/<name>.yml`` give its
+values per notebook. Bad names or types fail before any work, with a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+
+from .data import DATASETS
+from .errors import MemlibError
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Defaults: the paper's MNIST recipe (Appendix A)."""
+
+    dataset: str = "mnist"  # mnist, fashion-mnist, cifar10 or npz:PATH
+    n_train: int = 0  # random training subset of this size; 0 = all examples
+    corrupt: int = 0  # training examples given a random other label
+    arch: str = "mlp"  # model family
+    hidden: int = 4096  # hidden width of the MLP
+    turnover: bool = True  # turn-over dropout on (False: a plain model)
+    lr: float = 0.06  # SGD learning rate
+    epochs: int = 200  # training epochs
+    batch_size: int = 256  # SGD mini-batch
+    momentum: float = 0.0  # SGD momentum
+    bf16: bool = False  # bf16 autocast
+    mask_seed: int = 0  # turn-over masks
+    corrupt_seed: int = 0  # which labels are corrupted, and to what
+    init_seed: int = 0  # weight initialization
+    order_seed: int = 0  # data order of every epoch
+    subset_seed: int = 0  # which examples n_train keeps
+    device: str = "auto"  # auto (cuda if available), cpu, cuda, cuda:1, ...
+
+    def __post_init__(self):
+        check_types(self)
+        if not (self.dataset in DATASETS or self.dataset.startswith("npz:")):
+            raise MemlibError(f"bad parameter dataset: unknown dataset {self.dataset!r}; choose one of "
+                              f"{', '.join(DATASETS)} or npz:PATH")
+        for name in ("hidden", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 1")
+        for name in ("n_train", "corrupt"):
+            if getattr(self, name) < 0:
+                raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 0")
+        if self.n_train and self.corrupt > self.n_train:
+            raise MemlibError(f"bad parameter corrupt={self.corrupt}: more than "
+                              f"n_train={self.n_train}")
+        if not self.lr > 0 or not 0 <= self.momentum < 1:
+            raise MemlibError("bad parameters: need lr > 0 and 0 <= momentum < 1")
+        if self.arch != "mlp":
+            raise MemlibError(f"bad parameter arch={self.arch!r}: known: mlp")
+        resolve_device(self.device)
+
+    def with_seed(self, seed: int) -> RunConfig:
+        """The same run under one seed for every stream (each stream still draws apart)."""
+        return dataclasses.replace(self, mask_seed=seed, corrupt_seed=seed, init_seed=seed,
+                                   order_seed=seed)
+
+    def key(self) -> dict:
+        """What identifies the result: every field, with the device resolved to its type."""
+        d = dataclasses.asdict(self)
+        d["device"] = resolve_device(self.device).type
+        if self.dataset.startswith("npz:"):  # a user's file: its content, not just its name
+            path = Path(self.dataset[4:])
+            d["npz_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() \
+                else None
+        return d
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise MemlibError(f"bad parameter device={device!r}: use auto, cpu or cuda[:N]") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise MemlibError(f"device {device!r} asked for, but CUDA is not available here; "
+                          "use --device cpu or auto")
+    return dev
+
+
+@dataclass(frozen=True)
+class ScoreStudy:
+    """Parameters of the notebooks that score a dataset (Figures 2 and 9a)."""
+
+    profile: str = "cpu"  # the profile that set these values, shown with every figure
+    dataset: str = "mnist"  # dataset scored
+    n_train: int = 0  # training subset size; 0 = all
+    corrupt: int = 0  # random labels
+    hidden: int = 4096  # MLP width
+    epochs: int = 20  # training epochs
+    lr: float = 0.06  # SGD learning rate
+    batch_size: int = 256  # mini-batch size
+    bf16: bool = False  # bf16 autocast
+    seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed
+    device: str = "auto"  # training device
+
+    def __post_init__(self):
+        check_types(self)
+        if self.profile not in PROFILES:
+            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
+        if not self.seeds:
+            raise MemlibError("bad parameter seeds=[]: give at least one seed")
+        self.run(self.seeds[0])  # validates the run parameters now, before any work
+
+    def run(self, seed: int) -> RunConfig:
+        return RunConfig(dataset=self.dataset, n_train=self.n_train, corrupt=self.corrupt,
+                         hidden=self.hidden, epochs=self.epochs, lr=self.lr,
+                         batch_size=self.batch_size, bf16=self.bf16,
+                         device=self.device).with_seed(seed)
+
+
+# Notebook name -> its parameters. A notebook not listed here takes no parameters.
+NOTEBOOKS: dict[str, type] = {
+    "fig2a_long_tail": ScoreStudy,
+    "fig2b_random_labels": ScoreStudy,
+    "fig9a_early_convergence": ScoreStudy,
+}
+
+
+def check_types(obj) -> None:
+    """Raise MemlibError unless every field of the dataclass ``obj`` has its annotated type."""
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        v, t = getattr(obj, f.name), hints[f.name]
+        if not _is(v, t):
+            raise MemlibError(f"bad parameter {f.name}={v!r}: expected {_name(t)}, "
+                              f"got {type(v).__name__}")
+
+
+def _is(v, t) -> bool:
+    origin = typing.get_origin(t)
+    if origin in (list, tuple):
+        (inner, *_) = typing.get_args(t) or (object,)
+        return isinstance(v, (list, tuple)) and all(_is(x, inner) for x in v)
+    if t is float:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    if t is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, t)
+
+
+def _name(t) -> str:
+    return getattr(t, "__name__", str(t)) if typing.get_origin(t) is None else str(t)
+
+
+def params_for(notebook: str, values: dict):
+    """Validate ``values`` (name -> value) against the notebook's parameters and build them."""
+    cls = NOTEBOOKS.get(notebook)
+    if cls is None:
+        if values:
+            raise MemlibError(f"notebook {notebook!r} takes no parameters, got {sorted(values)}")
+        return None
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise MemlibError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+                          f"known: {', '.join(sorted(known))}")
+    return cls(**values)
+
+
+def load_profile(profile: str) -> dict[str, dict]:
+    """Notebook name -> parameter values, from ``profiles/<profile>.yml``."""
+    path = PROFILES_DIR / f"{profile}.yml"
+    if profile not in PROFILES or not path.exists():
+        raise MemlibError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    data = yaml.safe_load(path.read_text()) or {}
+    for nb, values in data.items():
+        params_for(nb, {"profile": profile, **(values or {})})
+    return {nb: {"profile": profile, **(v or {})} for nb, v in data.items()}
+
+
+def notebook_params(notebook: str, namespace: dict):
+    """Inside a notebook: validate its parameters, including any that papermill injected.
+
+    Papermill only warns about unknown parameters; this reads the injected cell (IPython's input
+    history holds it, headed ``# Parameters``) and rejects names the notebook does not declare.
+    """
+    cls = NOTEBOOKS[notebook]
+    names = {f.name for f in dataclasses.fields(cls)}
+    for src in namespace.get("In", []):
+        if src.lstrip().startswith("# Parameters"):
+            injected = {t.id for node in ast.parse(src).body if isinstance(node, ast.Assign)
+                        for t in node.targets if isinstance(t, ast.Name)}
+            unknown = sorted(injected - names)
+            if unknown:
+                raise MemlibError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+                                  f"known: {', '.join(sorted(names))}")
+    return params_for(notebook, {k: namespace[k] for k in names if k in namespace})

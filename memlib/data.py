@@ -1,0 +1,246 @@
+"""Datasets as tensors resident on the training device.
+
+``load_dataset`` reads MNIST, Fashion-MNIST or CIFAR-10 through torchvision, or a user's ``.npz``
+file, once, into a :class:`Dataset` of float tensors. Subsets are index or boolean masks over it.
+
+The data root is ``$MEMLIB_DATA`` if set, else ``data/`` under the project (or the working
+directory). CIFAR-10 is read from the canonical ``cifar-10-batches-py`` files when present, else
+from the image-folder copy ``<root>/CIFAR10-jpeg/{train,test}/<class>/`` (a lossy JPEG
+re-encoding); ``Dataset.source`` says which, and every result carries it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import MemlibError
+
+DATASETS = ("mnist", "fashion-mnist", "cifar10")
+_TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+
+
+class DatasetNotFound(MemlibError):
+    pass
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset as tensors.
+
+    x_train [N, C, H, W] float32, standardized with the training set's per-channel statistics;
+    y_train [N] int64, the labels trained on (possibly corrupted); true_y_train [N] the original
+    labels; corrupted [N] bool. Test tensors likewise (possibly empty, for an npz).
+    """
+
+    name: str
+    source: str  # where the pixels came from, stated on every page that uses them
+    x_train: Tensor
+    y_train: Tensor
+    x_test: Tensor
+    y_test: Tensor
+    true_y_train: Tensor
+    corrupted: Tensor
+    n_classes: int
+
+    @property
+    def n_train(self) -> int:
+        return self.x_train.shape[0]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def to(self, device: torch.device | str) -> Dataset:
+        t = {k: getattr(self, k).to(device) for k in
+             ("x_train", "y_train", "x_test", "y_test", "true_y_train", "corrupted")}
+        return replace(self, **t)
+
+    def subset(self, idx: Tensor) -> Dataset:
+        """The training examples ``idx`` (indices or a boolean mask [N]); the test set is kept."""
+        return replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx],
+                       true_y_train=self.true_y_train[idx], corrupted=self.corrupted[idx])
+
+
+def data_root() -> Path:
+    if os.environ.get("MEMLIB_DATA"):
+        return Path(os.environ["MEMLIB_DATA"]).expanduser()
+    from .results import project_root
+    return project_root() / "data"
+
+
+def corrupt_labels(y: Tensor, n: int, n_classes: int, seed: int) -> tuple[Tensor, Tensor]:
+    """Give ``n`` examples, chosen uniformly without replacement, a uniformly random *other* label.
+
+    Returns ``(y_new [N], idx [n])``: the corrupted indices, sorted. Every corrupted label differs
+    from the true one (so a model that predicts the true classes scores 0% on them, not 10%).
+    """
+    if not 0 <= n <= len(y):
+        raise MemlibError(f"cannot corrupt {n} labels of a dataset of {len(y)} examples")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(y), generator=g)[:n].sort().values
+    shift = torch.randint(1, n_classes, (n,), generator=g)  # 1..C-1: never the true label
+    y_new = y.clone()
+    y_new[idx] = (y[idx].cpu() + shift).remainder(n_classes).to(y.device)
+    return y_new, idx
+
+
+def load_dataset(name: str, *, corrupt: int = 0, corrupt_seed: int = 0, n_train: int = 0,
+                 subset_seed: int = 0, device: str | torch.device = "cpu",
+                 root: Path | None = None, download: bool | None = None) -> Dataset:
+    """Load ``name`` (one of DATASETS, or ``npz:PATH``) onto ``device``.
+
+    n_train > 0 keeps a random subset of that many training examples (seeded by subset_seed,
+    sorted, re-indexed 0..n_train-1). corrupt > 0 then corrupts that many labels (corrupt_labels).
+    download: None tries torchvision's download unless $MEMLIB_OFFLINE is set.
+    """
+    if name.startswith("npz:"):
+        xtr, ytr, xte, yte, source = _load_npz(Path(name[4:]))
+    elif name in DATASETS:
+        xtr, ytr, xte, yte, source = _load_torchvision(name, root or data_root(), download)
+    else:
+        raise MemlibError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} "
+                          "or npz:PATH")
+    if n_train:
+        if not 0 < n_train <= len(ytr):
+            raise MemlibError(f"n_train={n_train} but {name} has {len(ytr)} training examples")
+        keep = torch.randperm(len(ytr), generator=torch.Generator().manual_seed(subset_seed))
+        keep = keep[:n_train].sort().values
+        xtr, ytr = xtr[keep], ytr[keep]
+    n_classes = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
+    y_used, idx = corrupt_labels(ytr, corrupt, n_classes, corrupt_seed)
+    corrupted = torch.zeros(len(ytr), dtype=torch.bool)
+    corrupted[idx] = True
+    mean, std = _channel_stats(xtr)
+    norm = lambda x: ((x - mean) / std).contiguous()  # noqa: E731
+    return Dataset(name=name, source=source, x_train=norm(xtr), y_train=y_used,
+                   x_test=norm(xte), y_test=yte, true_y_train=ytr, corrupted=corrupted,
+                   n_classes=n_classes).to(device)
+
+
+def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
+    dims = [0] + list(range(2, x.dim()))
+    shape = [1, -1] + [1] * (x.dim() - 2)
+    mean, std = x.mean(dims), x.std(dims).clamp_min(1e-6)
+    return mean.reshape(shape), std.reshape(shape)
+
+
+def _to_float(x: np.ndarray | Tensor) -> Tensor:
+    """uint8 images [N, H, W] or [N, H, W, C] -> float32 [N, C, H, W] in [0, 1]."""
+    x = torch.as_tensor(np.asarray(x))
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    elif x.dim() == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.permute(0, 3, 1, 2)
+    return x.float().div(255.0) if x.dtype == torch.uint8 else x.float()
+
+
+def _missing(name: str, looked: list[Path]) -> DatasetNotFound:
+    where = ", ".join(str(p) for p in looked)
+    return DatasetNotFound(
+        f"dataset {name!r} not found (looked in {where}) and it could not be downloaded; "
+        "set MEMLIB_DATA to a folder laid out for torchvision (e.g. ../shared/datasets) "
+        "or run once with network access")
+
+
+def _load_torchvision(name: str, root: Path, download: bool | None):
+    import torchvision.datasets as tvd
+
+    if download is None:
+        download = not os.environ.get("MEMLIB_OFFLINE")
+    if name == "cifar10":
+        return _load_cifar10(root, download)
+    cls = getattr(tvd, _TV_NAMES[name])
+    splits = []
+    for train in (True, False):
+        try:
+            ds = cls(root=str(root), train=train, download=False)
+        except RuntimeError:
+            if not download:
+                raise _missing(name, [root / _TV_NAMES[name]]) from None
+            try:
+                ds = cls(root=str(root), train=train, download=True)
+            except Exception:
+                raise _missing(name, [root / _TV_NAMES[name]]) from None
+        splits += [_to_float(ds.data), ds.targets.clone().long()]
+    return (*splits, f"torchvision {_TV_NAMES[name]} (canonical idx files)")
+
+
+def _load_cifar10(root: Path, download: bool):
+    import torchvision.datasets as tvd
+
+    try:
+        tr = tvd.CIFAR10(str(root), train=True, download=False)
+        te = tvd.CIFAR10(str(root), train=False, download=False)
+        source = "torchvision CIFAR10 (canonical pickles)"
+    except RuntimeError:
+        jpeg = root / "CIFAR10-jpeg"
+        if (jpeg / "train").is_dir() and (jpeg / "test").is_dir():
+            tr, te = _image_folder(jpeg / "train"), _image_folder(jpeg / "test")
+            return (*tr, *te, "CIFAR10-jpeg image-folder copy (lossy JPEG re-encoding, "
+                              "not the canonical pickles)")
+        if not download:
+            raise _missing("cifar10", [root / "cifar-10-batches-py", jpeg]) from None
+        try:
+            tr = tvd.CIFAR10(str(root), train=True, download=True)
+            te = tvd.CIFAR10(str(root), train=False, download=True)
+            source = "torchvision CIFAR10 (canonical pickles, downloaded)"
+        except Exception:
+            raise _missing("cifar10", [root / "cifar-10-batches-py", jpeg]) from None
+    return (_to_float(tr.data), torch.tensor(tr.targets), _to_float(te.data),
+            torch.tensor(te.targets), source)
+
+
+def _image_folder(path: Path) -> tuple[Tensor, Tensor]:
+    """Decode an ImageFolder once and keep it as uint8 arrays in the result cache."""
+    from .results import cache_root
+
+    cached = cache_root() / "decoded" / f"{path.parent.name}-{path.name}.npz"
+    try:
+        with np.load(cached) as f:
+            return _to_float(f["x"]), torch.as_tensor(f["y"]).long()
+    except Exception:
+        pass
+    import torchvision.datasets as tvd
+
+    ds = tvd.ImageFolder(str(path))
+    x = np.stack([np.asarray(ds.loader(p).convert("RGB")) for p, _ in ds.samples])
+    y = np.asarray(ds.targets, dtype=np.int64)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp.npz")
+    np.savez(tmp, x=x, y=y)
+    os.replace(tmp, cached)
+    return _to_float(x), torch.as_tensor(y)
+
+
+def _load_npz(path: Path):
+    """A user's dataset: arrays ``x`` [N, ...] (uint8 or float) and ``y`` [N] (int)."""
+    if not path.is_file():
+        raise MemlibError(f"npz file {str(path)!r} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "x" not in f or "y" not in f:
+                raise MemlibError(f"{path} must hold arrays 'x' [N, ...] and 'y' [N]; "
+                                  f"it holds {sorted(f.keys())}")
+            x, y = f["x"], f["y"]
+    except MemlibError:
+        raise
+    except Exception as e:
+        raise MemlibError(f"cannot read {path} as an npz file: {e}") from None
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise MemlibError(f"{path}: 'y' must be a 1-D integer array, got {y.dtype} {y.shape}")
+    if x.ndim < 2 or len(x) != len(y) or len(y) == 0:
+        raise MemlibError(f"{path}: 'x' must be [N, ...] with N = len(y) = {len(y)} > 0, "
+                          f"got {x.shape}")
+    if not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
+        raise MemlibError(f"{path}: 'x' must be uint8 or float, got {x.dtype}")
+    if y.min() < 0:
+        raise MemlibError(f"{path}: labels must be >= 0")
+    x = _to_float(x) if x.ndim >= 3 else torch.as_tensor(x).float().reshape(len(x), 1, 1, -1)
+    empty = torch.zeros((0, *x.shape[1:]))
+    return x, torch.as_tensor(y).long(), empty, torch.zeros(0, dtype=torch.long), f"npz {path}"

@@ -1,0 +1,120 @@
+"""Turn-over dropout masks (Kobayashi et al. 2020; Liu et al. 2021, §2.2 and Appendix B).
+
+Every training example ``i`` owns a fixed binary mask ``m(i)`` per masked layer. It is never
+stored: it is recomputed on the fly from ``(seed, layer, i)`` with a 32-bit integer hash that
+runs on int64 tensors, so the CPU and a GPU produce the same bits. Each hash yields one 32-bit
+word, i.e. 32 units, so a 4096-unit layer costs 128 hashes per example.
+
+Conventions
+-----------
+* ``unmuted`` uses ``m(i)``: the only sub-network that example ``i`` ever updates.
+* ``muted`` uses ``1 - m(i)``: the sub-network that never received a gradient from ``i``.
+* Kept units are scaled by ``1 / (1 - p) = 2``, as inverted dropout with ``p = 0.5`` does, so the
+  two sub-networks produce outputs on the same scale as the full network.
+* Inputs without an index (the test set, new data) use the full network, unmasked and unscaled:
+  the expectation of either sub-network. For one masked layer followed by a linear layer, the
+  full network's logits are exactly the mean of the muted and unmuted logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+_M32 = 0xFFFFFFFF
+# Odd multipliers below 2**31: a 32-bit value times one of them stays below 2**63, so the int64
+# product never overflows and the hash is exact (and identical) on every device.
+_C1 = 0x7FEB352D
+_C2 = 0x31848BAB
+MODES = ("unmuted", "muted")
+
+
+def _mix(x: Tensor) -> Tensor:
+    """A 32-bit avalanche hash on int64 tensors holding values in [0, 2**32)."""
+    x = x ^ (x >> 16)
+    x = (x * _C1) & _M32
+    x = x ^ (x >> 15)
+    x = (x * _C2) & _M32
+    return x ^ (x >> 16)
+
+
+def _mix_int(x: int) -> int:
+    """The same hash on a Python int: the slow, obvious reference used by the tests."""
+    x ^= x >> 16
+    x = (x * _C1) & _M32
+    x ^= x >> 15
+    x = (x * _C2) & _M32
+    return x ^ (x >> 16)
+
+
+def mask_words(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
+    """Packed masks of the examples ``idx`` [B]: int64 words [B, ceil(n_units / 32)], 32 bits each."""
+    n_words = (n_units + 31) // 32
+    key = _mix_int((_mix_int(seed & _M32) ^ (layer & _M32)) & _M32)
+    i = idx.to(torch.int64).reshape(-1, 1) & _M32
+    w = torch.arange(n_words, dtype=torch.int64, device=idx.device).reshape(1, -1)
+    h = _mix(_mix(i ^ key) ^ w)  # [B, W]
+    return _mix(h ^ key)
+
+
+_BYTE_BITS: dict[torch.device, Tensor] = {}
+
+
+def _byte_bits(device: torch.device) -> Tensor:
+    """Lookup table [256, 8] (bool): the 8 bits of each byte value, least significant first."""
+    if device not in _BYTE_BITS:
+        v = torch.arange(256, device=device).unsqueeze(1)
+        _BYTE_BITS[device] = ((v >> torch.arange(8, device=device)) & 1).bool()
+    return _BYTE_BITS[device]
+
+
+def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
+    """Boolean masks [B, n_units] of the examples ``idx`` [B]: True marks an unmuted unit.
+
+    Bit ``b`` of word ``w`` is unit ``32 * w + b``.
+    """
+    words = mask_words(idx, n_units, layer, seed)  # [B, W]
+    shifts = torch.tensor([0, 8, 16, 24], dtype=torch.int64, device=words.device)
+    octets = (words.unsqueeze(-1) >> shifts) & 0xFF  # [B, W, 4]; a table lookup per byte is
+    bits = _byte_bits(words.device)[octets]  # [B, W, 4, 8]; 4x faster than a shift per bit
+    return bits.reshape(words.shape[0], -1)[:, :n_units]
+
+
+def mask_reference(i: int, n_units: int, layer: int, seed: int) -> list[bool]:
+    """Pure-Python mask of example ``i``; must equal ``mask_bits`` bit for bit."""
+    key = _mix_int((_mix_int(seed & _M32) ^ (layer & _M32)) & _M32)
+    bits = []
+    for w in range((n_units + 31) // 32):
+        h = _mix_int(_mix_int(_mix_int((i & _M32) ^ key) ^ w) ^ key)
+        bits += [bool((h >> b) & 1) for b in range(32)]
+    return bits[:n_units]
+
+
+class TurnoverDropout(nn.Module):
+    """Turn-over dropout on ``n_units`` neurons, or on ``n_units`` feature maps if ``spatial``.
+
+    ``forward(h, idx, mode)``: ``h`` is [B, n_units] (linear) or [B, n_units, H, W] (spatial),
+    ``idx`` [B] the training indices of the rows, ``mode`` one of ``MODES``. ``idx=None`` returns
+    ``h`` unchanged: the full network, used for examples that own no mask.
+    """
+
+    def __init__(self, n_units: int, layer: int, seed: int, spatial: bool = False):
+        super().__init__()
+        self.n_units, self.layer, self.seed, self.spatial = n_units, layer, seed, spatial
+
+    def forward(self, h: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
+        if idx is None:
+            return h
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        m = mask_bits(idx.to(h.device), self.n_units, self.layer, self.seed)  # [B, U]
+        if mode == "muted":
+            m = ~m
+        scale = m.to(h.dtype) * 2.0  # inverted-dropout scaling, p = 0.5
+        if self.spatial:
+            scale = scale[:, :, None, None]
+        return h * scale
+
+    def extra_repr(self) -> str:
+        kind = "spatial" if self.spatial else "linear"
+        return f"n_units={self.n_units}, layer={self.layer}, seed={self.seed}, {kind}"

@@ -1,0 +1,145 @@
+"""Saved work: results cached on disk, keyed by parameters and code version, with provenance.
+
+A result lives in ``<cache>/<kind>/<key>/`` where ``key`` hashes its config and the code version.
+The folder holds ``config.json``, ``meta.json`` (provenance: profile, device, times, commit),
+``history.csv``, ``arrays.npz`` and, while the run is in flight, ``checkpoint.pt``. Reloading
+checks that the stored config matches; an unreadable entry is recomputed, never fatal.
+
+The cache root is ``$MEMLIB_CACHE`` if set, else ``.cache/`` in the project (git-ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+
+# Modules that cannot change a computed number; editing them keeps the cache valid.
+_PRESENTATION = {"cli.py", "plotting.py", "runner.py", "__init__.py", "__main__.py"}
+
+
+def project_root() -> Path:
+    """The source checkout holding this package, or the working directory for an installed one."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "pyproject.toml").exists() else Path.cwd()
+
+
+def cache_root() -> Path:
+    if os.environ.get("MEMLIB_CACHE"):
+        return Path(os.environ["MEMLIB_CACHE"]).expanduser()
+    return project_root() / ".cache"
+
+
+@functools.cache
+def code_version() -> str:
+    """Hash of the package's computational sources: a change there invalidates cached results."""
+    h = hashlib.sha256()
+    pkg = Path(__file__).resolve().parent
+    for p in sorted(pkg.glob("*.py")):
+        if p.name not in _PRESENTATION:
+            h.update(p.name.encode() + p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+@functools.cache
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=10"],
+                             cwd=project_root(), capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except Exception:
+        return "unknown"
+
+
+@dataclass
+class Result:
+    """A cached result: its config, provenance, per-epoch history and named arrays."""
+
+    config: dict
+    meta: dict
+    history: pd.DataFrame
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    path: Path | None = None
+
+    def provenance(self) -> str:
+        m = self.meta
+        return (f"profile {m.get('profile') or '-'} · device {m['device']} · "
+                f"wall {m['wall_s']:.0f} s · commit {m['commit']} · data {m.get('source', '-')}")
+
+
+def cached(kind: str, config: dict, compute: Callable[[Path], tuple[pd.DataFrame, dict]], *,
+           meta: dict | None = None) -> Result:
+    """Load the result of ``kind`` for ``config``, or run ``compute(folder)`` and save it.
+
+    ``compute`` receives the result's folder (for its checkpoint) and returns
+    ``(history, arrays)``. ``meta`` (e.g. profile, device) joins the saved provenance.
+    """
+    key = joblib.hash({"kind": kind, "config": config, "code": code_version()})
+    folder = cache_root() / kind / key
+    try:
+        return load(folder, config)
+    except FileNotFoundError:
+        pass
+    except Exception as e:
+        print(f"memlib: recomputing unreadable cache entry {folder} ({type(e).__name__}: {e})")
+        for name in ("config.json", "meta.json", "history.csv", "arrays.npz"):
+            (folder / name).unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    t0, started = time.perf_counter(), _now()
+    history, arrays = compute(folder)
+    info = {**(meta or {}), "kind": kind, "key": key, "code_version": code_version(),
+            "commit": git_commit(), "started": started, "finished": _now(),
+            "wall_s": time.perf_counter() - t0, "host": platform.node(),
+            "cpus": os.cpu_count(), "torch": _torch_version()}
+    _write(folder, config, info, history, arrays)
+    (folder / "checkpoint.pt").unlink(missing_ok=True)
+    return load(folder, config)
+
+
+def load(folder: Path, config: dict | None = None) -> Result:
+    """Read a result folder; with ``config``, check that it is the result of that config."""
+    stored = json.loads((folder / "config.json").read_text())
+    if config is not None and stored != json.loads(json.dumps(config)):
+        raise ValueError(f"{folder} holds a result for another config")
+    meta = json.loads((folder / "meta.json").read_text())
+    history = pd.read_csv(folder / "history.csv")
+    with np.load(folder / "arrays.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files}
+    return Result(stored, meta, history, arrays, folder)
+
+
+def _write(folder: Path, config, meta, history: pd.DataFrame, arrays: dict) -> None:
+    """Write every file under a temporary name, then move them in; meta.json goes last, so a
+    folder with a meta.json is complete."""
+    tmp = folder / "tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    (tmp / "config.json").write_text(json.dumps(config, indent=1, sort_keys=True))
+    history.to_csv(tmp / "history.csv", index=False)
+    np.savez(tmp / "arrays.npz", **arrays)
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True, default=str))
+    for name in ("config.json", "history.csv", "arrays.npz", "meta.json"):
+        os.replace(tmp / name, folder / name)
+    tmp.rmdir()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _torch_version() -> str:
+    import torch
+    return torch.__version__

@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from memlib.data import DatasetNotFound, corrupt_labels, load_dataset
+from memlib.errors import MemlibError
+
+
+def test_corrupt_labels_records_and_changes_exactly_n():
+    y = torch.randint(0, 10, (5000,), generator=torch.Generator().manual_seed(0))
+    y_new, idx = corrupt_labels(y, 1000, 10, seed=3)
+    changed = (y_new != y).nonzero().flatten()
+    assert torch.equal(changed, idx) and len(idx) == 1000  # every corrupted label is another one
+    assert torch.equal(y_new[idx], corrupt_labels(y, 1000, 10, seed=3)[0][idx])  # seeded
+    assert not torch.equal(idx, corrupt_labels(y, 1000, 10, seed=4)[1])
+    # The new label is uniform over the 9 other classes: offsets 1..9 each about 1/9.
+    offsets = torch.bincount((y_new[idx] - y[idx]).remainder(10), minlength=10)
+    assert offsets[0] == 0 and (offsets[1:] - 1000 / 9).abs().max() < 60
+    with pytest.raises(MemlibError):
+        corrupt_labels(y, 5001, 10, seed=0)
+
+
+def test_missing_dataset_offline_names_dataset_folder_and_fix(tmp_path):
+    with pytest.raises(DatasetNotFound) as e:
+        load_dataset("fashion-mnist", root=tmp_path, download=False)
+    msg = str(e.value)
+    assert "fashion-mnist" in msg and str(tmp_path / "FashionMNIST") in msg
+    assert "MEMLIB_DATA" in msg and "\n" not in msg
+    with pytest.raises(DatasetNotFound) as e:
+        load_dataset("cifar10", root=tmp_path, download=False)
+    assert "CIFAR10-jpeg" in str(e.value)
+
+
+def test_unknown_dataset():
+    with pytest.raises(MemlibError, match="unknown dataset"):
+        load_dataset("imagenet")
+
+
+def test_mnist_loads_as_tensors_with_corruption(mnist_root):
+    ds = load_dataset("mnist", root=mnist_root, corrupt=100, corrupt_seed=1, n_train=1000)
+    assert ds.x_train.shape == (1000, 1, 28, 28) and ds.x_test.shape == (10_000, 1, 28, 28)
+    assert ds.corrupted.sum() == 100 and (ds.y_train != ds.true_y_train).sum() == 100
+    assert abs(ds.x_train.mean().item()) < 1e-4 and ds.n_classes == 10
+    assert "MNIST" in ds.source
+
+
+def test_cifar_image_folder_fallback(tmp_path):
+    for split in ("train", "test"):
+        for c, name in enumerate(["airplane", "automobile"]):
+            d = tmp_path / "CIFAR10-jpeg" / split / name
+            d.mkdir(parents=True)
+            for k in range(3):
+                Image.fromarray(np.full((32, 32, 3), 40 * c + k, np.uint8)).save(d / f"{k}.jpg")
+    ds = load_dataset("cifar10", root=tmp_path, download=False)
+    assert ds.x_train.shape == (6, 3, 32, 32) and ds.y_train.tolist() == [0, 0, 0, 1, 1, 1]
+    assert "JPEG" in ds.source and "not the canonical" in ds.source
+
+
+def test_npz_dataset_and_its_errors(tmp_path, tiny_npz):
+    ds = load_dataset(f"npz:{tiny_npz}")
+    assert ds.x_train.shape == (200, 1, 8, 8) and ds.n_classes == 4 and len(ds.y_test) == 0
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, images=np.zeros((3, 2)), y=np.zeros(3, int))
+    with pytest.raises(MemlibError, match="must hold arrays"):
+        load_dataset(f"npz:{bad}")
+    np.savez(bad, x=np.zeros((3, 2)), y=np.zeros(4, int))
+    with pytest.raises(MemlibError, match="N = len"):
+        load_dataset(f"npz:{bad}")
+    (tmp_path / "junk.npz").write_text("not a zip")
+    with pytest.raises(MemlibError, match="cannot read"):
+        load_dataset(f"npz:{tmp_path / 'junk.npz'}")

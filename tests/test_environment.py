@@ -1,0 +1,37 @@
+"""The install: environment.yml agrees with pyproject.toml, and torchvision imports with torch."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~ \[;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def _spec(req: str) -> str:
+    return req.strip()[len(_name(req)):].replace(" ", "")
+
+
+def test_environment_yml_agrees_with_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = project["dependencies"] + project["optional-dependencies"]["dev"]
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda = [d for d in env["dependencies"] if isinstance(d, str)]
+    assert any(d.startswith("python") for d in conda)
+    got = {_name(r): _spec(r) for r in pip if not r.startswith("-e")}
+    assert got == {_name(r): _spec(r) for r in wanted}
+    assert any(r.startswith("-e") for r in pip)  # and memlib itself
+
+
+def test_torchvision_imports_with_torch():
+    import torch
+    import torchvision
+
+    assert torchvision.__version__ and torch.__version__
+    torchvision.datasets.MNIST  # noqa: B018

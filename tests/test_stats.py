@@ -1,0 +1,26 @@
+import itertools
+
+import numpy as np
+
+from memlib.stats import first_epoch_reaching, mean_std, roc_auc, skewness, top_share
+
+
+def test_roc_auc_against_all_pairs():
+    rng = np.random.default_rng(0)
+    s = rng.integers(0, 20, 300).astype(float)  # many ties
+    pos = rng.random(300) < 0.3
+    pairs = [(a > b) + 0.5 * (a == b) for a, b in itertools.product(s[pos], s[~pos])]
+    assert abs(roc_auc(s, pos) - np.mean(pairs)) < 1e-12
+    assert roc_auc(np.arange(10), np.arange(10) >= 5) == 1.0
+
+
+def test_top_share_and_skewness():
+    x = np.array([1.0] * 9 + [91.0])
+    assert top_share(x, 0.1) == 0.91
+    assert skewness(x) > 2 and abs(skewness(np.array([1.0, 2.0, 3.0]))) < 1e-12
+
+
+def test_first_epoch_reaching():
+    assert first_epoch_reaching([0.1, 0.5, 0.96, 0.97, 1.0], 0.95) == 2
+    assert first_epoch_reaching([0.1, 0.5, 1.0], 0.95, epochs=[0, 5, 10]) == 10
+    assert mean_std([1.0]) == "1.000" and mean_std([1.0, 3.0]).startswith("2.000 ± 1.414")

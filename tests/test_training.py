@@ -1,0 +1,92 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from memlib import RunConfig, score_run
+from memlib.data import load_dataset
+from memlib.models import build_model
+from memlib.results import cached
+from memlib.training import Schedule, train
+
+
+def _tiny(path, **kw):
+    return RunConfig(dataset=f"npz:{path}", hidden=64, epochs=4, lr=0.1, batch_size=32,
+                     device="cpu", **kw)
+
+
+def test_learns_and_records_history(tiny_npz):
+    run = score_run(_tiny(tiny_npz, corrupt=20), progress=False)
+    h = run.history
+    assert list(h.epoch) == [0, 1, 2, 3, 4]
+    assert h.train_acc.iloc[-1] > 0.6 and h.train_acc.iloc[-1] > h.train_acc.iloc[0]
+    assert {"unmuted_acc", "muted_acc", "train_acc_corrupted", "train_acc_clean"} <= set(h)
+    assert run.epoch_scores.shape == (5, 200)
+    np.testing.assert_allclose(run.epoch_scores[-1], run.table.score, rtol=1e-5, atol=1e-6)
+    assert run.table.corrupted.sum() == 20
+
+
+def test_same_seed_same_scores_other_seed_other_scores(tiny_npz, monkeypatch, tmp_path):
+    a = score_run(_tiny(tiny_npz), progress=False).table
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "other-cache"))  # recompute, no cache
+    b = score_run(_tiny(tiny_npz), progress=False).table
+    c = score_run(_tiny(tiny_npz).with_seed(1), progress=False).table
+    pd.testing.assert_frame_equal(a, b)
+    assert not np.allclose(a.score, c.score)
+
+
+def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
+    data = load_dataset(f"npz:{tiny_npz}")
+    sched = Schedule(lr=0.1, epochs=4, batch_size=32)
+
+    def model():
+        return build_model("mlp", data.input_shape, 4, hidden=64, turnover=True, mask_seed=0,
+                           init_seed=0)
+
+    full, full_scores = train(model(), data, sched, order_seed=0, progress=False)
+    ckpt = tmp_path / "ckpt.pt"
+
+    class Killed(Exception):
+        pass
+
+    killer = model()
+    calls = {"n": 0}
+    step = torch.optim.SGD.step
+
+    def step_then_die(self, *a, **k):  # die in the middle of epoch 3
+        calls["n"] += 1
+        if calls["n"] == 2 * 7 + 3:
+            raise Killed
+        return step(self, *a, **k)
+
+    torch.optim.SGD.step = step_then_die
+    try:
+        with pytest.raises(Killed):
+            train(killer, data, sched, order_seed=0, checkpoint=ckpt, progress=False)
+    finally:
+        torch.optim.SGD.step = step
+    assert torch.load(ckpt, weights_only=False)["epoch"] == 2
+    resumed, resumed_scores = train(model(), data, sched, order_seed=0, checkpoint=ckpt,
+                                    progress=False)
+    assert pd.DataFrame(resumed).equals(pd.DataFrame(full))
+    np.testing.assert_array_equal(resumed_scores, full_scores)
+
+
+def test_corrupted_cache_entry_is_recomputed(tmp_path):
+    calls = []
+
+    def compute(folder):
+        calls.append(folder)
+        return pd.DataFrame({"epoch": [0]}), {"a": np.arange(3)}
+
+    r = cached("t", {"x": 1}, compute)
+    assert cached("t", {"x": 1}, compute).arrays["a"].tolist() == [0, 1, 2] and len(calls) == 1
+    (r.path / "arrays.npz").write_bytes(b"garbage")
+    assert cached("t", {"x": 1}, compute).arrays["a"].tolist() == [0, 1, 2] and len(calls) == 2
+    assert cached("t", {"x": 2}, compute) and len(calls) == 3  # another config, another entry
+    assert r.meta["commit"] and r.meta["wall_s"] >= 0
+
+
+def test_bf16_flag(tiny_npz):
+    run = score_run(_tiny(tiny_npz, bf16=True), progress=False)
+    assert run.history.train_acc.iloc[-1] > 0.5
