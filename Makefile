@@ -32,7 +32,7 @@ unit: $(STAMP)  ## unit tests only
 	$(PY) -m pytest tests
 
 nbval: $(STAMP)  ## re-execute notebooks/ (smoke outputs) and compare the claim checks
-	$(PY) -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with .nbval-sanitize.cfg \
+	MEMLIB_CACHE=$$(mktemp -d) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with .nbval-sanitize.cfg \
 		-p no:cacheprovider notebooks
 
 html: $(STAMP)  ## build the HTML from the committed notebooks, without executing them
@@ -46,6 +46,7 @@ bench: $(STAMP)  ## benchmarks: turn-over step overhead, GFLOP/s fp32 and bf16
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check memlib tests benchmarks
+	$(PY) -m ruff format --check memlib tests benchmarks
 
 clean:  ## remove the build, the caches and results (not .venv)
 	rm -rf _build .cache results

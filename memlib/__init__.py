@@ -19,7 +19,22 @@ from .training import Schedule, train
 
 __version__ = "0.1.0"
 __all__ = [
-    "MLP", "Dataset", "MemlibError", "RunConfig", "Schedule", "ScoreRun", "TurnoverDropout",
-    "build_model", "corrupt_labels", "evaluate", "load_dataset", "load_profile", "mask_bits",
-    "memorization_score", "notebook_params", "score_run", "score_table", "train",
+    "MLP",
+    "Dataset",
+    "MemlibError",
+    "RunConfig",
+    "Schedule",
+    "ScoreRun",
+    "TurnoverDropout",
+    "build_model",
+    "corrupt_labels",
+    "evaluate",
+    "load_dataset",
+    "load_profile",
+    "mask_bits",
+    "memorization_score",
+    "notebook_params",
+    "score_run",
+    "score_table",
+    "train",
 ]

@@ -27,34 +27,59 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="memlib", description="Memorization scores by turn-over "
-                                "dropout (Liu, Lin & Jaggi 2021): notebooks, book and scoring.")
+    p = argparse.ArgumentParser(
+        prog="memlib",
+        description="Memorization scores by turn-over "
+        "dropout (Liu, Lin & Jaggi 2021): notebooks, book and scoring.",
+    )
     sub = p.add_subparsers(required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="execute one notebook with a profile (papermill)",
-                       description="Execute notebooks/NOTEBOOK.ipynb with a profile's "
-                       "parameters. smoke writes back into notebooks/, cpu and paper into book/.")
+    r = sub.add_parser(
+        "run",
+        help="execute one notebook with a profile (papermill)",
+        description="Execute notebooks/NOTEBOOK.ipynb with a profile's "
+        "parameters. smoke writes back into notebooks/, cpu and paper into book/.",
+    )
     r.add_argument("notebook", help="notebook name, e.g. fig2a_long_tail")
     r.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
     r.add_argument("--out", type=Path, help="output notebook (default: see above)")
-    r.add_argument("-p", "--param", nargs=2, action="append", default=[],
-                   metavar=("NAME", "VALUE"), help="override a parameter (YAML value)")
+    r.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (YAML value)",
+    )
     r.set_defaults(func=_run)
 
-    b = sub.add_parser("build", help="execute every notebook with a profile, then build the book",
-                       description="Execute all notebooks (papermill) and build the HTML book "
-                       "with Jupyter Book into _build/html.")
+    b = sub.add_parser(
+        "build",
+        help="execute every notebook with a profile, then build the book",
+        description="Execute all notebooks (papermill) and build the HTML book "
+        "with Jupyter Book into _build/html.",
+    )
     b.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
-    b.add_argument("--no-execute", action="store_true",
-                   help="build the HTML from the committed notebooks without executing them")
+    b.add_argument(
+        "--no-execute",
+        action="store_true",
+        help="build the HTML from the committed notebooks without executing them",
+    )
     b.set_defaults(func=_build)
 
-    s = sub.add_parser("score", help="score every training example of a dataset",
-                       description="Train the turn-over-dropout MLP and write one CSV row per "
-                       "training example: index, label, corrupted, true_label, score, "
-                       "loss_unmuted, loss_muted, pred_unmuted, pred_muted.")
-    s.add_argument("--dataset", required=True,
-                   help="mnist, fashion-mnist, cifar10, or npz:PATH (arrays x [N,...], y [N])")
+    s = sub.add_parser(
+        "score",
+        help="score every training example of a dataset",
+        description="Train the turn-over-dropout MLP and write one CSV row per "
+        "training example: index, label, corrupted, true_label, score, "
+        "loss_unmuted, loss_muted, pred_unmuted, pred_muted.",
+    )
+    s.add_argument(
+        "--dataset",
+        required=True,
+        help="mnist, fashion-mnist, cifar10, or npz:PATH (arrays x [N,...], y [N])",
+    )
     s.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
     s.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     s.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
@@ -87,9 +112,16 @@ def _score(args) -> None:
     from .data import load_dataset
     from .experiment import score_run
 
-    cfg = RunConfig(dataset=args.dataset, corrupt=args.corrupt, epochs=args.epochs,
-                    hidden=args.hidden, lr=args.lr, batch_size=args.batch_size, bf16=args.bf16,
-                    device=args.device).with_seed(args.seed)
+    cfg = RunConfig(
+        dataset=args.dataset,
+        corrupt=args.corrupt,
+        epochs=args.epochs,
+        hidden=args.hidden,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        bf16=args.bf16,
+        device=args.device,
+    ).with_seed(args.seed)
     out = _writable(args.out)
     n = load_dataset(cfg.dataset).n_train  # fails now on missing or malformed data
     if cfg.corrupt > n:

@@ -8,8 +8,8 @@ values per notebook. Bad names or types fail before any work, with a message tha
 from __future__ import annotations
 
 import ast
-import hashlib
 import dataclasses
+import hashlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +49,10 @@ class RunConfig:
     def __post_init__(self):
         check_types(self)
         if not (self.dataset in DATASETS or self.dataset.startswith("npz:")):
-            raise MemlibError(f"bad parameter dataset: unknown dataset {self.dataset!r}; choose one of "
-                              f"{', '.join(DATASETS)} or npz:PATH")
+            raise MemlibError(
+                f"bad parameter dataset: unknown dataset {self.dataset!r}; "
+                f"choose one of {', '.join(DATASETS)} or npz:PATH"
+            )
         for name in ("hidden", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 1")
@@ -58,8 +60,9 @@ class RunConfig:
             if getattr(self, name) < 0:
                 raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 0")
         if self.n_train and self.corrupt > self.n_train:
-            raise MemlibError(f"bad parameter corrupt={self.corrupt}: more than "
-                              f"n_train={self.n_train}")
+            raise MemlibError(
+                f"bad parameter corrupt={self.corrupt}: more than n_train={self.n_train}"
+            )
         if not self.lr > 0 or not 0 <= self.momentum < 1:
             raise MemlibError("bad parameters: need lr > 0 and 0 <= momentum < 1")
         if self.arch != "mlp":
@@ -68,8 +71,9 @@ class RunConfig:
 
     def with_seed(self, seed: int) -> RunConfig:
         """The same run under one seed for every stream (each stream still draws apart)."""
-        return dataclasses.replace(self, mask_seed=seed, corrupt_seed=seed, init_seed=seed,
-                                   order_seed=seed)
+        return dataclasses.replace(
+            self, mask_seed=seed, corrupt_seed=seed, init_seed=seed, order_seed=seed
+        )
 
     def key(self) -> dict:
         """What identifies the result: every field, with the device resolved to its type."""
@@ -77,8 +81,9 @@ class RunConfig:
         d["device"] = resolve_device(self.device).type
         if self.dataset.startswith("npz:"):  # a user's file: its content, not just its name
             path = Path(self.dataset[4:])
-            d["npz_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() \
-                else None
+            d["npz_sha256"] = (
+                hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+            )
         return d
 
 
@@ -90,8 +95,9 @@ def resolve_device(device: str) -> torch.device:
     except RuntimeError:
         raise MemlibError(f"bad parameter device={device!r}: use auto, cpu or cuda[:N]") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise MemlibError(f"device {device!r} asked for, but CUDA is not available here; "
-                          "use --device cpu or auto")
+        raise MemlibError(
+            f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto"
+        )
     return dev
 
 
@@ -120,10 +126,17 @@ class ScoreStudy:
         self.run(self.seeds[0])  # validates the run parameters now, before any work
 
     def run(self, seed: int) -> RunConfig:
-        return RunConfig(dataset=self.dataset, n_train=self.n_train, corrupt=self.corrupt,
-                         hidden=self.hidden, epochs=self.epochs, lr=self.lr,
-                         batch_size=self.batch_size, bf16=self.bf16,
-                         device=self.device).with_seed(seed)
+        return RunConfig(
+            dataset=self.dataset,
+            n_train=self.n_train,
+            corrupt=self.corrupt,
+            hidden=self.hidden,
+            epochs=self.epochs,
+            lr=self.lr,
+            batch_size=self.batch_size,
+            bf16=self.bf16,
+            device=self.device,
+        ).with_seed(seed)
 
 
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
@@ -140,8 +153,9 @@ def check_types(obj) -> None:
     for f in dataclasses.fields(obj):
         v, t = getattr(obj, f.name), hints[f.name]
         if not _is(v, t):
-            raise MemlibError(f"bad parameter {f.name}={v!r}: expected {_name(t)}, "
-                              f"got {type(v).__name__}")
+            raise MemlibError(
+                f"bad parameter {f.name}={v!r}: expected {_name(t)}, got {type(v).__name__}"
+            )
 
 
 def _is(v, t) -> bool:
@@ -170,8 +184,10 @@ def params_for(notebook: str, values: dict):
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise MemlibError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
-                          f"known: {', '.join(sorted(known))}")
+        raise MemlibError(
+            f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+            f"known: {', '.join(sorted(known))}"
+        )
     return cls(**values)
 
 
@@ -196,10 +212,17 @@ def notebook_params(notebook: str, namespace: dict):
     names = {f.name for f in dataclasses.fields(cls)}
     for src in namespace.get("In", []):
         if src.lstrip().startswith("# Parameters"):
-            injected = {t.id for node in ast.parse(src).body if isinstance(node, ast.Assign)
-                        for t in node.targets if isinstance(t, ast.Name)}
+            injected = {
+                t.id
+                for node in ast.parse(src).body
+                if isinstance(node, ast.Assign)
+                for t in node.targets
+                if isinstance(t, ast.Name)
+            }
             unknown = sorted(injected - names)
             if unknown:
-                raise MemlibError(f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
-                                  f"known: {', '.join(sorted(names))}")
+                raise MemlibError(
+                    f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+                    f"known: {', '.join(sorted(names))}"
+                )
     return params_for(notebook, {k: namespace[k] for k in names if k in namespace})

@@ -57,20 +57,28 @@ class Dataset:
         return tuple(self.x_train.shape[1:])
 
     def to(self, device: torch.device | str) -> Dataset:
-        t = {k: getattr(self, k).to(device) for k in
-             ("x_train", "y_train", "x_test", "y_test", "true_y_train", "corrupted")}
+        t = {
+            k: getattr(self, k).to(device)
+            for k in ("x_train", "y_train", "x_test", "y_test", "true_y_train", "corrupted")
+        }
         return replace(self, **t)
 
     def subset(self, idx: Tensor) -> Dataset:
         """The training examples ``idx`` (indices or a boolean mask [N]); the test set is kept."""
-        return replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx],
-                       true_y_train=self.true_y_train[idx], corrupted=self.corrupted[idx])
+        return replace(
+            self,
+            x_train=self.x_train[idx],
+            y_train=self.y_train[idx],
+            true_y_train=self.true_y_train[idx],
+            corrupted=self.corrupted[idx],
+        )
 
 
 def data_root() -> Path:
     if os.environ.get("MEMLIB_DATA"):
         return Path(os.environ["MEMLIB_DATA"]).expanduser()
     from .results import project_root
+
     return project_root() / "data"
 
 
@@ -90,9 +98,17 @@ def corrupt_labels(y: Tensor, n: int, n_classes: int, seed: int) -> tuple[Tensor
     return y_new, idx
 
 
-def load_dataset(name: str, *, corrupt: int = 0, corrupt_seed: int = 0, n_train: int = 0,
-                 subset_seed: int = 0, device: str | torch.device = "cpu",
-                 root: Path | None = None, download: bool | None = None) -> Dataset:
+def load_dataset(
+    name: str,
+    *,
+    corrupt: int = 0,
+    corrupt_seed: int = 0,
+    n_train: int = 0,
+    subset_seed: int = 0,
+    device: str | torch.device = "cpu",
+    root: Path | None = None,
+    download: bool | None = None,
+) -> Dataset:
     """Load ``name`` (one of DATASETS, or ``npz:PATH``) onto ``device``.
 
     n_train > 0 keeps a random subset of that many training examples (seeded by subset_seed,
@@ -104,8 +120,9 @@ def load_dataset(name: str, *, corrupt: int = 0, corrupt_seed: int = 0, n_train:
     elif name in DATASETS:
         xtr, ytr, xte, yte, source = _load_torchvision(name, root or data_root(), download)
     else:
-        raise MemlibError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} "
-                          "or npz:PATH")
+        raise MemlibError(
+            f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or npz:PATH"
+        )
     if n_train:
         if not 0 < n_train <= len(ytr):
             raise MemlibError(f"n_train={n_train} but {name} has {len(ytr)} training examples")
@@ -118,9 +135,17 @@ def load_dataset(name: str, *, corrupt: int = 0, corrupt_seed: int = 0, n_train:
     corrupted[idx] = True
     mean, std = _channel_stats(xtr)
     norm = lambda x: ((x - mean) / std).contiguous()  # noqa: E731
-    return Dataset(name=name, source=source, x_train=norm(xtr), y_train=y_used,
-                   x_test=norm(xte), y_test=yte, true_y_train=ytr, corrupted=corrupted,
-                   n_classes=n_classes).to(device)
+    return Dataset(
+        name=name,
+        source=source,
+        x_train=norm(xtr),
+        y_train=y_used,
+        x_test=norm(xte),
+        y_test=yte,
+        true_y_train=ytr,
+        corrupted=corrupted,
+        n_classes=n_classes,
+    ).to(device)
 
 
 def _channel_stats(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -145,7 +170,8 @@ def _missing(name: str, looked: list[Path]) -> DatasetNotFound:
     return DatasetNotFound(
         f"dataset {name!r} not found (looked in {where}) and it could not be downloaded; "
         "set MEMLIB_DATA to a folder laid out for torchvision (e.g. ../shared/datasets) "
-        "or run once with network access")
+        "or run once with network access"
+    )
 
 
 def _load_torchvision(name: str, root: Path, download: bool | None):
@@ -182,8 +208,12 @@ def _load_cifar10(root: Path, download: bool):
         jpeg = root / "CIFAR10-jpeg"
         if (jpeg / "train").is_dir() and (jpeg / "test").is_dir():
             tr, te = _image_folder(jpeg / "train"), _image_folder(jpeg / "test")
-            return (*tr, *te, "CIFAR10-jpeg image-folder copy (lossy JPEG re-encoding, "
-                              "not the canonical pickles)")
+            return (
+                *tr,
+                *te,
+                "CIFAR10-jpeg image-folder copy (lossy JPEG re-encoding, "
+                "not the canonical pickles)",
+            )
         if not download:
             raise _missing("cifar10", [root / "cifar-10-batches-py", jpeg]) from None
         try:
@@ -192,8 +222,13 @@ def _load_cifar10(root: Path, download: bool):
             source = "torchvision CIFAR10 (canonical pickles, downloaded)"
         except Exception:
             raise _missing("cifar10", [root / "cifar-10-batches-py", jpeg]) from None
-    return (_to_float(tr.data), torch.tensor(tr.targets), _to_float(te.data),
-            torch.tensor(te.targets), source)
+    return (
+        _to_float(tr.data),
+        torch.tensor(tr.targets),
+        _to_float(te.data),
+        torch.tensor(te.targets),
+        source,
+    )
 
 
 def _image_folder(path: Path) -> tuple[Tensor, Tensor]:
@@ -225,8 +260,9 @@ def _load_npz(path: Path):
     try:
         with np.load(path, allow_pickle=False) as f:
             if "x" not in f or "y" not in f:
-                raise MemlibError(f"{path} must hold arrays 'x' [N, ...] and 'y' [N]; "
-                                  f"it holds {sorted(f.keys())}")
+                raise MemlibError(
+                    f"{path} must hold arrays 'x' [N, ...] and 'y' [N]; it holds {sorted(f.keys())}"
+                )
             x, y = f["x"], f["y"]
     except MemlibError:
         raise
@@ -235,8 +271,9 @@ def _load_npz(path: Path):
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise MemlibError(f"{path}: 'y' must be a 1-D integer array, got {y.dtype} {y.shape}")
     if x.ndim < 2 or len(x) != len(y) or len(y) == 0:
-        raise MemlibError(f"{path}: 'x' must be [N, ...] with N = len(y) = {len(y)} > 0, "
-                          f"got {x.shape}")
+        raise MemlibError(
+            f"{path}: 'x' must be [N, ...] with N = len(y) = {len(y)} > 0, got {x.shape}"
+        )
     if not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
         raise MemlibError(f"{path}: 'x' must be uint8 or float, got {x.dtype}")
     if y.min() < 0:

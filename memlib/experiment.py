@@ -10,7 +10,7 @@ import torch
 
 from .config import RunConfig, resolve_device
 from .data import load_dataset
-from .masks import _mix_int
+from .masks import hash32
 from .models import build_model
 from .results import Result, cached
 from .scores import COLUMNS, evaluate, score_table
@@ -57,19 +57,40 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
     device = resolve_device(cfg.device)
 
     def compute(folder):
-        data = load_dataset(cfg.dataset, corrupt=cfg.corrupt,
-                            corrupt_seed=_mix_int(cfg.corrupt_seed ^ _CORRUPT),
-                            n_train=cfg.n_train, subset_seed=cfg.subset_seed, device=device)
-        model = build_model(cfg.arch, data.input_shape, data.n_classes, hidden=cfg.hidden,
-                            turnover=cfg.turnover, mask_seed=cfg.mask_seed,
-                            init_seed=_mix_int(cfg.init_seed ^ _INIT)).to(device)
-        sched = Schedule(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size,
-                         momentum=cfg.momentum, bf16=cfg.bf16)
+        data = load_dataset(
+            cfg.dataset,
+            corrupt=cfg.corrupt,
+            corrupt_seed=hash32(cfg.corrupt_seed ^ _CORRUPT),
+            n_train=cfg.n_train,
+            subset_seed=cfg.subset_seed,
+            device=device,
+        )
+        model = build_model(
+            cfg.arch,
+            data.input_shape,
+            data.n_classes,
+            hidden=cfg.hidden,
+            turnover=cfg.turnover,
+            mask_seed=cfg.mask_seed,
+            init_seed=hash32(cfg.init_seed ^ _INIT),
+        ).to(device)
+        sched = Schedule(
+            lr=cfg.lr,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch_size,
+            momentum=cfg.momentum,
+            bf16=cfg.bf16,
+        )
         subsets = {"corrupted": data.corrupted, "clean": ~data.corrupted} if cfg.corrupt else {}
-        history, epoch_scores = train(model, data, sched,
-                                      order_seed=_mix_int(cfg.order_seed ^ _ORDER),
-                                      subsets=subsets, checkpoint=folder / "checkpoint.pt",
-                                      progress=progress)
+        history, epoch_scores = train(
+            model,
+            data,
+            sched,
+            order_seed=hash32(cfg.order_seed ^ _ORDER),
+            subsets=subsets,
+            checkpoint=folder / "checkpoint.pt",
+            progress=progress,
+        )
         idx = torch.arange(data.n_train, device=device)
         table = score_table(data, evaluate(model, data.x_train, data.y_train, idx, bf16=cfg.bf16))
         torch.save(model.state_dict(), folder / "model.pt")
@@ -85,4 +106,3 @@ def _describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return f"cpu ({torch.get_num_threads()} threads)"
-

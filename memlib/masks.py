@@ -38,7 +38,7 @@ def _mix(x: Tensor) -> Tensor:
     return x ^ (x >> 16)
 
 
-def _mix_int(x: int) -> int:
+def hash32(x: int) -> int:
     """The same hash on a Python int: the slow, obvious reference used by the tests."""
     x ^= x >> 16
     x = (x * _C1) & _M32
@@ -48,9 +48,9 @@ def _mix_int(x: int) -> int:
 
 
 def mask_words(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
-    """Packed masks of the examples ``idx`` [B]: int64 words [B, ceil(n_units / 32)], 32 bits each."""
+    """Packed masks of the examples ``idx`` [B]: int64 words [B, ceil(n_units / 32)] of 32 bits."""
     n_words = (n_units + 31) // 32
-    key = _mix_int((_mix_int(seed & _M32) ^ (layer & _M32)) & _M32)
+    key = hash32((hash32(seed & _M32) ^ (layer & _M32)) & _M32)
     i = idx.to(torch.int64).reshape(-1, 1) & _M32
     w = torch.arange(n_words, dtype=torch.int64, device=idx.device).reshape(1, -1)
     h = _mix(_mix(i ^ key) ^ w)  # [B, W]
@@ -82,10 +82,10 @@ def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
 
 def mask_reference(i: int, n_units: int, layer: int, seed: int) -> list[bool]:
     """Pure-Python mask of example ``i``; must equal ``mask_bits`` bit for bit."""
-    key = _mix_int((_mix_int(seed & _M32) ^ (layer & _M32)) & _M32)
+    key = hash32((hash32(seed & _M32) ^ (layer & _M32)) & _M32)
     bits = []
     for w in range((n_units + 31) // 32):
-        h = _mix_int(_mix_int(_mix_int((i & _M32) ^ key) ^ w) ^ key)
+        h = hash32(hash32(hash32((i & _M32) ^ key) ^ w) ^ key)
         bits += [bool((h >> b) & 1) for b in range(32)]
     return bits[:n_units]
 

@@ -23,8 +23,9 @@ class MLP(nn.Module):
     be updated by every example, so no sub-network would be untouched by it.
     """
 
-    def __init__(self, n_in: int, n_hidden: int, n_classes: int, turnover: bool = True,
-                 mask_seed: int = 0):
+    def __init__(
+        self, n_in: int, n_hidden: int, n_classes: int, turnover: bool = True, mask_seed: int = 0
+    ):
         super().__init__()
         self.fc1 = nn.Linear(n_in, n_hidden)
         self.drop = TurnoverDropout(n_hidden, layer=0, seed=mask_seed) if turnover else None
@@ -56,8 +57,16 @@ class MLP(nn.Module):
         return full, unmuted, 2.0 * full - unmuted
 
 
-def build_model(arch: str, input_shape: tuple[int, ...], n_classes: int, *, hidden: int,
-                turnover: bool, mask_seed: int, init_seed: int) -> nn.Module:
+def build_model(
+    arch: str,
+    input_shape: tuple[int, ...],
+    n_classes: int,
+    *,
+    hidden: int,
+    turnover: bool,
+    mask_seed: int,
+    init_seed: int,
+) -> nn.Module:
     """Build on the CPU under ``init_seed`` (so every device starts from the same weights)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)

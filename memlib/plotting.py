@@ -12,9 +12,15 @@ import seaborn as sns
 
 from .results import project_root
 
-PALETTE = {"easy": "tab:blue", "difficult": "tab:red", "clean": "tab:blue",
-           "corrupted": "tab:red", "unmuted": "tab:green", "muted": "tab:purple",
-           "full": "black"}
+PALETTE = {
+    "easy": "tab:blue",
+    "difficult": "tab:red",
+    "clean": "tab:blue",
+    "corrupted": "tab:red",
+    "unmuted": "tab:green",
+    "muted": "tab:purple",
+    "full": "black",
+}
 
 
 def setup() -> None:
@@ -36,12 +42,22 @@ def save(fig: plt.Figure, name: str, numbers: pd.DataFrame, profile: str) -> Pat
     return out
 
 
-def score_histogram(table: pd.DataFrame, hue: str | None = None, ax=None, bins: int = 100,
-                    log: bool = True):
+def score_histogram(
+    table: pd.DataFrame, hue: str | None = None, ax=None, bins: int = 100, log: bool = True
+):
     """Histogram of memorization scores, optionally split by a column (e.g. ``group``)."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
-    sns.histplot(data=table, x="score", hue=hue, bins=bins, element="step", ax=ax,
-                 palette=PALETTE if hue else None, stat="count", common_bins=True)
+    sns.histplot(
+        data=table,
+        x="score",
+        hue=hue,
+        bins=bins,
+        element="step",
+        ax=ax,
+        palette=PALETTE if hue else None,
+        stat="count",
+        common_bins=True,
+    )
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("memorization score  L(muted) − L(unmuted)")
@@ -52,8 +68,9 @@ def curves(history: pd.DataFrame, columns: dict[str, str], ax=None, ylabel: str 
     """Per-epoch curves: ``columns`` maps legend label -> history column."""
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     for label, col in columns.items():
-        ax.plot(history["epoch"], history[col], label=label, color=PALETTE.get(label),
-                marker="o", ms=3)
+        ax.plot(
+            history["epoch"], history[col], label=label, color=PALETTE.get(label), marker="o", ms=3
+        )
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.legend()

@@ -57,8 +57,13 @@ def code_version() -> str:
 @functools.cache
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=10"],
-                             cwd=project_root(), capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() or "unknown"
     except Exception:
         return "unknown"
@@ -76,12 +81,19 @@ class Result:
 
     def provenance(self) -> str:
         m = self.meta
-        return (f"profile {m.get('profile') or '-'} · device {m['device']} · "
-                f"wall {m['wall_s']:.0f} s · commit {m['commit']} · data {m.get('source', '-')}")
+        return (
+            f"profile {m.get('profile') or '-'} · device {m['device']} · "
+            f"wall {m['wall_s']:.0f} s · commit {m['commit']} · data {m.get('source', '-')}"
+        )
 
 
-def cached(kind: str, config: dict, compute: Callable[[Path], tuple[pd.DataFrame, dict]], *,
-           meta: dict | None = None) -> Result:
+def cached(
+    kind: str,
+    config: dict,
+    compute: Callable[[Path], tuple[pd.DataFrame, dict]],
+    *,
+    meta: dict | None = None,
+) -> Result:
     """Load the result of ``kind`` for ``config``, or run ``compute(folder)`` and save it.
 
     ``compute`` receives the result's folder (for its checkpoint) and returns
@@ -100,10 +112,19 @@ def cached(kind: str, config: dict, compute: Callable[[Path], tuple[pd.DataFrame
     folder.mkdir(parents=True, exist_ok=True)
     t0, started = time.perf_counter(), _now()
     history, arrays = compute(folder)
-    info = {**(meta or {}), "kind": kind, "key": key, "code_version": code_version(),
-            "commit": git_commit(), "started": started, "finished": _now(),
-            "wall_s": time.perf_counter() - t0, "host": platform.node(),
-            "cpus": os.cpu_count(), "torch": _torch_version()}
+    info = {
+        **(meta or {}),
+        "kind": kind,
+        "key": key,
+        "code_version": code_version(),
+        "commit": git_commit(),
+        "started": started,
+        "finished": _now(),
+        "wall_s": time.perf_counter() - t0,
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "torch": _torch_version(),
+    }
     _write(folder, config, info, history, arrays)
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return load(folder, config)
@@ -142,4 +163,5 @@ def _now() -> str:
 
 def _torch_version() -> str:
     import torch
+
     return torch.__version__

@@ -29,8 +29,9 @@ def default_output(notebook: str, profile: str) -> Path:
     return project_root() / folder / f"{notebook}.ipynb"
 
 
-def run(notebook: str, profile: str = "cpu", out: Path | None = None,
-        overrides: dict | None = None) -> Path:
+def run(
+    notebook: str, profile: str = "cpu", out: Path | None = None, overrides: dict | None = None
+) -> Path:
     """Execute ``notebooks/<notebook>.ipynb`` with ``profile``'s parameters (plus ``overrides``).
 
     Parameters are validated before the kernel starts: papermill itself only warns.
@@ -48,8 +49,14 @@ def run(notebook: str, profile: str = "cpu", out: Path | None = None,
     out.parent.mkdir(parents=True, exist_ok=True)
     print(f"memlib: executing {name} with profile {profile} -> {out}", file=sys.stderr)
     try:
-        papermill.execute_notebook(str(src), str(out), parameters=params, kernel_name="python3",
-                                   cwd=str(out.parent), progress_bar=False)
+        papermill.execute_notebook(
+            str(src),
+            str(out),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(out.parent),
+            progress_bar=False,
+        )
     finally:
         if out.exists():
             strip(out)
@@ -73,11 +80,18 @@ def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = N
             run(name, profile)
     root = project_root()
     exe = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "-n",
-           "--keep-going"]
+    cmd = [
+        str(exe) if exe.exists() else "jupyter-book",
+        "build",
+        str(root),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     try:
         subprocess.run(cmd, check=True)
     except subprocess.CalledProcessError:
-        raise MemlibError("jupyter-book build failed (warnings count as errors); see above") \
-            from None
+        raise MemlibError(
+            "jupyter-book build failed (warnings count as errors); see above"
+        ) from None
     return root / "_build" / "html" / "index.html"

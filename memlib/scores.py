@@ -18,8 +18,17 @@ from torch import Tensor, nn
 
 from .data import Dataset
 
-COLUMNS = ["index", "label", "corrupted", "true_label", "score", "loss_unmuted", "loss_muted",
-           "pred_unmuted", "pred_muted"]
+COLUMNS = [
+    "index",
+    "label",
+    "corrupted",
+    "true_label",
+    "score",
+    "loss_unmuted",
+    "loss_muted",
+    "pred_unmuted",
+    "pred_muted",
+]
 
 
 def memorization_score(loss_muted: Tensor, loss_unmuted: Tensor) -> Tensor:
@@ -34,8 +43,15 @@ def autocast(device: torch.device, bf16: bool):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor | None = None, *,
-             batch_size: int = 4096, bf16: bool = False) -> dict[str, Tensor]:
+def evaluate(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    idx: Tensor | None = None,
+    *,
+    batch_size: int = 4096,
+    bf16: bool = False,
+) -> dict[str, Tensor]:
     """Per-example cross-entropy and prediction [N] of the full network, and with ``idx`` [N]
     (the examples' training indices) of the unmuted and muted sub-networks too.
 
@@ -47,17 +63,17 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, idx: Tensor | None = None, 
     modes = ("full", "unmuted", "muted") if idx is not None and turnover else ("full",)
     out: dict[str, list[Tensor]] = {f"{k}_{m}": [] for m in modes for k in ("loss", "pred")}
     for b in range(0, len(x), batch_size):
-        xb, yb = x[b:b + batch_size], y[b:b + batch_size]
+        xb, yb = x[b : b + batch_size], y[b : b + batch_size]
         with autocast(x.device, bf16):
             h = model.trunk(xb)
             if len(modes) == 1:
                 logits = (model.tail(h),)
             elif hasattr(model, "tail_all"):
-                logits = model.tail_all(h, idx[b:b + batch_size])
+                logits = model.tail_all(h, idx[b : b + batch_size])
             else:
-                i = idx[b:b + batch_size]
+                i = idx[b : b + batch_size]
                 logits = (model.tail(h), model.tail(h, i, "unmuted"), model.tail(h, i, "muted"))
-        for m, z in zip(modes, logits):
+        for m, z in zip(modes, logits, strict=True):
             z = z.float()
             out[f"loss_{m}"].append(F.cross_entropy(z, yb, reduction="none"))
             out[f"pred_{m}"].append(z.argmax(1))
@@ -70,9 +86,15 @@ def score_table(data: Dataset, ev: dict[str, Tensor]) -> pd.DataFrame:
     score = memorization_score(ev["loss_muted"], ev["loss_unmuted"])
     cols = {
         "index": np.arange(data.n_train),
-        "label": data.y_train, "corrupted": data.corrupted, "true_label": data.true_y_train,
-        "score": score, "loss_unmuted": ev["loss_unmuted"], "loss_muted": ev["loss_muted"],
-        "pred_unmuted": ev["pred_unmuted"], "pred_muted": ev["pred_muted"],
+        "label": data.y_train,
+        "corrupted": data.corrupted,
+        "true_label": data.true_y_train,
+        "score": score,
+        "loss_unmuted": ev["loss_unmuted"],
+        "loss_muted": ev["loss_muted"],
+        "pred_unmuted": ev["pred_unmuted"],
+        "pred_muted": ev["pred_muted"],
     }
-    return pd.DataFrame({k: v.cpu().numpy() if isinstance(v, Tensor) else v
-                         for k, v in cols.items()})[COLUMNS]
+    return pd.DataFrame(
+        {k: v.cpu().numpy() if isinstance(v, Tensor) else v for k, v in cols.items()}
+    )[COLUMNS]

@@ -32,8 +32,9 @@ def roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
     return float(u / (n_pos * n_neg))
 
 
-def first_epoch_reaching(values: Sequence[float], frac: float = 0.95,
-                         epochs: Sequence[int] | None = None) -> int:
+def first_epoch_reaching(
+    values: Sequence[float], frac: float = 0.95, epochs: Sequence[int] | None = None
+) -> int:
     """First epoch at which ``values`` reaches ``frac`` of its final value."""
     values = np.asarray(values, dtype=np.float64)
     epochs = np.arange(len(values)) if epochs is None else np.asarray(epochs)

@@ -39,10 +39,18 @@ def _order(seed: int, epoch: int, n: int) -> Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
 
-def train(model: nn.Module, data: Dataset, sched: Schedule, *, order_seed: int,
-          train_idx: Tensor | None = None, subsets: dict[str, Tensor] | None = None,
-          test_subsets: dict[str, Tensor] | None = None, checkpoint: Path | None = None,
-          progress: bool = True) -> tuple[list[dict], np.ndarray | None]:
+def train(
+    model: nn.Module,
+    data: Dataset,
+    sched: Schedule,
+    *,
+    order_seed: int,
+    train_idx: Tensor | None = None,
+    subsets: dict[str, Tensor] | None = None,
+    test_subsets: dict[str, Tensor] | None = None,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+) -> tuple[list[dict], np.ndarray | None]:
     """Train ``model`` in place on ``data`` (the examples ``train_idx``, default all).
 
     subsets / test_subsets: named boolean masks [N] / [N_test]; the history records accuracy on
@@ -70,13 +78,18 @@ def train(model: nn.Module, data: Dataset, sched: Schedule, *, order_seed: int,
     if not history:
         history.append(_epoch_log(model, data, 0, opt, sched, subsets, test_subsets, scores))
 
-    bar = tqdm(range(start, sched.epochs + 1), desc="epochs", disable=not progress,
-               initial=start - 1, total=sched.epochs)
+    bar = tqdm(
+        range(start, sched.epochs + 1),
+        desc="epochs",
+        disable=not progress,
+        initial=start - 1,
+        total=sched.epochs,
+    )
     for epoch in bar:
         model.train()
         perm = train_idx[_order(order_seed, epoch, len(train_idx)).to(device)]
         for b in range(0, len(perm), sched.batch_size):
-            idx = perm[b:b + sched.batch_size]
+            idx = perm[b : b + sched.batch_size]
             with autocast(device, sched.bf16):
                 logits = model(data.x_train[idx], idx, "unmuted")
                 loss = F.cross_entropy(logits.float(), data.y_train[idx])
@@ -85,12 +98,21 @@ def train(model: nn.Module, data: Dataset, sched: Schedule, *, order_seed: int,
             opt.step()
         lr_at.step()
         history.append(_epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores))
-        bar.set_postfix(train_acc=f"{history[-1]['train_acc']:.3f}",
-                        test_acc=f"{history[-1]['test_acc']:.3f}")
+        bar.set_postfix(
+            train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}"
+        )
         if checkpoint is not None:
-            _save({"epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                   "scheduler": lr_at.state_dict(), "history": history, "scores": scores},
-                  checkpoint)
+            _save(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": lr_at.state_dict(),
+                    "history": history,
+                    "scores": scores,
+                },
+                checkpoint,
+            )
     return history, (np.stack(scores) if scores else None)
 
 
@@ -98,21 +120,32 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores) ->
     device = data.x_train.device
     idx = torch.arange(data.n_train, device=device)
     tr = evaluate(model, data.x_train, data.y_train, idx, bf16=sched.bf16)
-    row = {"epoch": epoch, "lr": opt.param_groups[0]["lr"],
-           "train_loss": tr["loss_full"].mean().item(),
-           "train_acc": _acc(tr["pred_full"], data.y_train)}
+    row = {
+        "epoch": epoch,
+        "lr": opt.param_groups[0]["lr"],
+        "train_loss": tr["loss_full"].mean().item(),
+        "train_acc": _acc(tr["pred_full"], data.y_train),
+    }
     if "loss_unmuted" in tr:
-        row |= {f"{m}_{k}": (tr[f"loss_{m}"].mean().item() if k == "loss"
-                             else _acc(tr[f"pred_{m}"], data.y_train))
-                for m in ("unmuted", "muted") for k in ("loss", "acc")}
+        row |= {
+            f"{m}_{k}": (
+                tr[f"loss_{m}"].mean().item()
+                if k == "loss"
+                else _acc(tr[f"pred_{m}"], data.y_train)
+            )
+            for m in ("unmuted", "muted")
+            for k in ("loss", "acc")
+        }
         scores.append(memorization_score(tr["loss_muted"], tr["loss_unmuted"]).cpu().numpy())
     for name, mask in (subsets or {}).items():
         m = mask.to(device)
         row[f"train_acc_{name}"] = _acc(tr["pred_full"][m], data.y_train[m])
     if len(data.y_test):
         te = evaluate(model, data.x_test, data.y_test, bf16=sched.bf16)
-        row |= {"test_loss": te["loss_full"].mean().item(),
-                "test_acc": _acc(te["pred_full"], data.y_test)}
+        row |= {
+            "test_loss": te["loss_full"].mean().item(),
+            "test_acc": _acc(te["pred_full"], data.y_test),
+        }
         for name, mask in (test_subsets or {}).items():
             m = mask.to(device)
             row[f"test_acc_{name}"] = _acc(te["pred_full"][m], data.y_test[m])

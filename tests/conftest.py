@@ -32,7 +32,7 @@ def tiny_npz(tmp_path):
     x = rng.integers(0, 60, (n, 8, 8)).astype(np.uint8)
     for i, c in enumerate(y):
         r, q = divmod(int(c), 2)
-        x[i, 4 * r:4 * r + 4, 4 * q:4 * q + 4] += 150
+        x[i, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 150
     path = tmp_path / "tiny.npz"
     np.savez(path, x=x, y=y)
     return path

@@ -11,9 +11,29 @@ from memlib.scores import COLUMNS
 
 def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
     out = tmp_path / "scores.csv"
-    cmd = [sys.executable, "-m", "memlib", "score", "--dataset", f"npz:{tiny_npz}",
-           "--corrupt", "30", "--epochs", "6", "--hidden", "128", "--lr", "0.1",
-           "--batch-size", "32", "--device", "cpu", "--quiet", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "memlib",
+        "score",
+        "--dataset",
+        f"npz:{tiny_npz}",
+        "--corrupt",
+        "30",
+        "--epochs",
+        "6",
+        "--hidden",
+        "128",
+        "--lr",
+        "0.1",
+        "--batch-size",
+        "32",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     t = pd.read_csv(out)
@@ -24,20 +44,25 @@ def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
     assert t[t.corrupted].score.median() > t[~t.corrupted].score.median()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--dataset", "imagenet"], "unknown dataset"),
-    (["--dataset", "npz:/no/such.npz"], "does not exist"),
-    (["--dataset", "npz:BAD"], "must hold arrays"),
-    (["--dataset", "npz:TINY", "--corrupt", "201"], "larger than the 200"),
-    (["--dataset", "npz:TINY", "--epochs", "0"], "epochs"),
-    (["--dataset", "npz:TINY", "--out", "/no/such/dir/s.csv"], "does not exist"),
-    (["--dataset", "npz:TINY", "--out", "DIR"], "is a directory"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--dataset", "imagenet"], "unknown dataset"),
+        (["--dataset", "npz:/no/such.npz"], "does not exist"),
+        (["--dataset", "npz:BAD"], "must hold arrays"),
+        (["--dataset", "npz:TINY", "--corrupt", "201"], "larger than the 200"),
+        (["--dataset", "npz:TINY", "--epochs", "0"], "epochs"),
+        (["--dataset", "npz:TINY", "--out", "/no/such/dir/s.csv"], "does not exist"),
+        (["--dataset", "npz:TINY", "--out", "DIR"], "is a directory"),
+    ],
+)
 def test_bad_input_one_line_error_nothing_written(args, words, tiny_npz, tmp_path, capsys):
     bad = tmp_path / "bad.npz"
     np.savez(bad, pixels=np.zeros((3, 4)))
-    args = [a.replace("TINY", str(tiny_npz)).replace("BAD", str(bad))
-            .replace("DIR", str(tmp_path)) for a in args]
+    args = [
+        a.replace("TINY", str(tiny_npz)).replace("BAD", str(bad)).replace("DIR", str(tmp_path))
+        for a in args
+    ]
     out = tmp_path / "scores.csv"
     argv = ["score", "--device", "cpu", "--quiet", "--epochs", "1"] + args
     if "--out" not in args:
@@ -50,8 +75,9 @@ def test_bad_input_one_line_error_nothing_written(args, words, tiny_npz, tmp_pat
 
 def test_every_command_has_help():
     for cmd in ([], ["run"], ["build"], ["score"]):
-        done = subprocess.run([sys.executable, "-m", "memlib", *cmd, "--help"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "memlib", *cmd, "--help"], capture_output=True, text=True
+        )
         assert done.returncode == 0 and "usage: memlib" in done.stdout
 
 

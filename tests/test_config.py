@@ -4,8 +4,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from memlib.config import (NOTEBOOKS, PROFILES, RunConfig, ScoreStudy, load_profile,
-                           notebook_params, params_for)
+from memlib.config import (
+    NOTEBOOKS,
+    PROFILES,
+    RunConfig,
+    ScoreStudy,
+    load_profile,
+    notebook_params,
+    params_for,
+)
 from memlib.errors import MemlibError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +61,9 @@ def test_notebook_defaults_are_the_cpu_profile():
     cpu = load_profile("cpu")
     for nb in NOTEBOOKS:
         cells = json.loads((ROOT / "notebooks" / f"{nb}.ipynb").read_text())["cells"]
-        (src,) = ["".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", [])]
+        (src,) = [
+            "".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", [])
+        ]
         ns: dict = {}
         exec(src, ns)
         declared = {k: ns[k] for k in cpu[nb]}

@@ -1,9 +1,9 @@
 """The install: environment.yml agrees with pyproject.toml, and torchvision imports with torch."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +14,7 @@ def _name(req: str) -> str:
 
 
 def _spec(req: str) -> str:
-    return req.strip()[len(_name(req)):].replace(" ", "")
+    return req.strip()[len(_name(req)) :].replace(" ", "")
 
 
 def test_environment_yml_agrees_with_pyproject():

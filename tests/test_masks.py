@@ -7,7 +7,7 @@ def test_matches_pure_python_reference():
     idx = torch.tensor([0, 1, 2, 59_999, 123_456, 2**31 + 7])
     for layer, seed, units in [(0, 0, 4096), (3, 17, 100), (1, 2**32 - 1, 33)]:
         bits = mask_bits(idx, units, layer, seed)
-        for row, i in zip(bits, idx.tolist()):
+        for row, i in zip(bits, idx.tolist(), strict=True):
             assert row.tolist() == mask_reference(i, units, layer, seed)
 
 

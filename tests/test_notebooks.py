@@ -13,8 +13,11 @@ SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def _code(path):
     cells = json.loads(path.read_text())["cells"]
-    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"
-            and "injected-parameters" not in c["metadata"].get("tags", [])]
+    return [
+        "".join(c["source"])
+        for c in cells
+        if c["cell_type"] == "code" and "injected-parameters" not in c["metadata"].get("tags", [])
+    ]
 
 
 def test_every_parameterized_notebook_exists():
@@ -28,8 +31,11 @@ def test_book_copy_is_current(src):
     assert _code(book) == _code(src), f"{book.name} is stale: run `make book`"
 
 
-@pytest.mark.parametrize("path", SOURCES + sorted((ROOT / "book").glob("*.ipynb")),
-                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize(
+    "path",
+    SOURCES + sorted((ROOT / "book").glob("*.ipynb")),
+    ids=lambda p: f"{p.parent.name}/{p.stem}",
+)
 def test_executed_without_timestamps_and_with_a_verdict(path):
     nb = json.loads(path.read_text())
     assert "papermill" not in nb["metadata"]

@@ -41,7 +41,7 @@ def test_evaluate_matches_direct_forward():
     x, y, idx = torch.randn(50, 12), torch.randint(0, 4, (50,)), torch.arange(100, 150)
     ev = evaluate(model, x, y, idx, batch_size=16)
     for mode in ("unmuted", "muted"):
-        logits = torch.stack([model(x[i:i + 1], idx[i:i + 1], mode)[0] for i in range(50)])
+        logits = torch.stack([model(x[i : i + 1], idx[i : i + 1], mode)[0] for i in range(50)])
         loss = torch.logsumexp(logits, 1) - logits[torch.arange(50), y]
         torch.testing.assert_close(ev[f"loss_{mode}"], loss, rtol=1e-5, atol=1e-5)
         assert torch.equal(ev[f"pred_{mode}"], logits.argmax(1))

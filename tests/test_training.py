@@ -11,8 +11,9 @@ from memlib.training import Schedule, train
 
 
 def _tiny(path, **kw):
-    return RunConfig(dataset=f"npz:{path}", hidden=64, epochs=4, lr=0.1, batch_size=32,
-                     device="cpu", **kw)
+    return RunConfig(
+        dataset=f"npz:{path}", hidden=64, epochs=4, lr=0.1, batch_size=32, device="cpu", **kw
+    )
 
 
 def test_learns_and_records_history(tiny_npz):
@@ -40,8 +41,9 @@ def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
     sched = Schedule(lr=0.1, epochs=4, batch_size=32)
 
     def model():
-        return build_model("mlp", data.input_shape, 4, hidden=64, turnover=True, mask_seed=0,
-                           init_seed=0)
+        return build_model(
+            "mlp", data.input_shape, 4, hidden=64, turnover=True, mask_seed=0, init_seed=0
+        )
 
     full, full_scores = train(model(), data, sched, order_seed=0, progress=False)
     ckpt = tmp_path / "ckpt.pt"
@@ -66,8 +68,9 @@ def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
     finally:
         torch.optim.SGD.step = step
     assert torch.load(ckpt, weights_only=False)["epoch"] == 2
-    resumed, resumed_scores = train(model(), data, sched, order_seed=0, checkpoint=ckpt,
-                                    progress=False)
+    resumed, resumed_scores = train(
+        model(), data, sched, order_seed=0, checkpoint=ckpt, progress=False
+    )
     assert pd.DataFrame(resumed).equals(pd.DataFrame(full))
     np.testing.assert_array_equal(resumed_scores, full_scores)
 
