@@ -126,17 +126,9 @@ class ScoreStudy:
         self.run(self.seeds[0])  # validates the run parameters now, before any work
 
     def run(self, seed: int) -> RunConfig:
-        return RunConfig(
-            dataset=self.dataset,
-            n_train=self.n_train,
-            corrupt=self.corrupt,
-            hidden=self.hidden,
-            epochs=self.epochs,
-            lr=self.lr,
-            batch_size=self.batch_size,
-            bf16=self.bf16,
-            device=self.device,
-        ).with_seed(seed)
+        """The training run of one seed: the fields this study shares with RunConfig."""
+        shared = {f.name for f in dataclasses.fields(RunConfig)} & set(self.__dataclass_fields__)
+        return RunConfig(**{k: getattr(self, k) for k in shared}).with_seed(seed)
 
 
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.

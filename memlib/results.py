@@ -56,16 +56,24 @@ def code_version() -> str:
 
 @functools.cache
 def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=10"],
-            cwd=project_root(),
-            capture_output=True,
-            text=True,
-            timeout=10,
+    """The checkout's commit, marked ``+changes`` if the package or its dependencies differ from it.
+
+    Only ``memlib/`` and ``pyproject.toml`` count: executing notebooks rewrites tracked notebook
+    files, which must not mark the code as changed.
+    """
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["git", *args], cwd=project_root(), capture_output=True, text=True, timeout=10
         )
-        return out.stdout.strip() or "unknown"
-    except Exception:
+
+    try:
+        head = git("rev-parse", "--short=10", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        changed = git("status", "--porcelain", "--", "memlib", "pyproject.toml").stdout.strip()
+        return head.stdout.strip() + ("+changes" if changed else "")
+    except (OSError, subprocess.SubprocessError):
         return "unknown"
 
 
