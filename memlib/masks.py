@@ -57,15 +57,29 @@ def mask_words(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
     return _mix(h ^ key)
 
 
-_BYTE_BITS: dict[torch.device, Tensor] = {}
+_TABLES: dict[tuple, Tensor] = {}
 
 
-def _byte_bits(device: torch.device) -> Tensor:
-    """Lookup table [256, 8] (bool): the 8 bits of each byte value, least significant first."""
-    if device not in _BYTE_BITS:
+def _table(device: torch.device, dtype: torch.dtype, mode: str) -> Tensor:
+    """Lookup table [256, 8]: for each byte value, its 8 bits (least significant first) as the
+    mask values of ``mode``: bool (unmuted bits), or the scaled mask 2 * m (unmuted) or
+    2 * (1 - m) (muted) in ``dtype``."""
+    key = (device, dtype, mode)
+    if key not in _TABLES:
         v = torch.arange(256, device=device).unsqueeze(1)
-        _BYTE_BITS[device] = ((v >> torch.arange(8, device=device)) & 1).bool()
-    return _BYTE_BITS[device]
+        bits = (v >> torch.arange(8, device=device)) & 1
+        if mode == "muted":
+            bits = 1 - bits
+        _TABLES[key] = bits.bool() if dtype == torch.bool else (2 * bits).to(dtype)
+    return _TABLES[key]
+
+
+def _unpack(words: Tensor, n_units: int, table: Tensor) -> Tensor:
+    """Packed words [B, W] -> [B, n_units] through a byte table: one gather per byte is far
+    cheaper than a shift per bit followed by a bool-to-float conversion."""
+    shifts = torch.tensor([0, 8, 16, 24], dtype=torch.int64, device=words.device)
+    octets = ((words.unsqueeze(-1) >> shifts) & 0xFF).reshape(-1)  # [B * W * 4]
+    return table.index_select(0, octets).reshape(words.shape[0], -1)[:, :n_units]
 
 
 def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
@@ -73,11 +87,19 @@ def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
 
     Bit ``b`` of word ``w`` is unit ``32 * w + b``.
     """
-    words = mask_words(idx, n_units, layer, seed)  # [B, W]
-    shifts = torch.tensor([0, 8, 16, 24], dtype=torch.int64, device=words.device)
-    octets = (words.unsqueeze(-1) >> shifts) & 0xFF  # [B, W, 4]; a table lookup per byte is
-    bits = _byte_bits(words.device)[octets]  # [B, W, 4, 8]; 4x faster than a shift per bit
-    return bits.reshape(words.shape[0], -1)[:, :n_units]
+    words = mask_words(idx, n_units, layer, seed)
+    return _unpack(words, n_units, _table(words.device, torch.bool, "unmuted"))
+
+
+def mask_scale(
+    idx: Tensor, n_units: int, layer: int, seed: int, mode: str, dtype: torch.dtype
+) -> Tensor:
+    """The multiplier [B, n_units] that turn-over dropout applies: 2 on the units ``mode`` keeps
+    (inverted dropout, p = 1/2), 0 elsewhere."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    words = mask_words(idx, n_units, layer, seed)
+    return _unpack(words, n_units, _table(words.device, dtype, mode))
 
 
 def mask_reference(i: int, n_units: int, layer: int, seed: int) -> list[bool]:
@@ -105,15 +127,10 @@ class TurnoverDropout(nn.Module):
     def forward(self, h: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
         if idx is None:
             return h
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        m = mask_bits(idx.to(h.device), self.n_units, self.layer, self.seed)  # [B, U]
-        if mode == "muted":
-            m = ~m
-        scale = m.to(h.dtype) * 2.0  # inverted-dropout scaling, p = 0.5
+        scale = mask_scale(idx.to(h.device), self.n_units, self.layer, self.seed, mode, h.dtype)
         if self.spatial:
             scale = scale[:, :, None, None]
-        return h * scale
+        return h * scale  # [B, U] or [B, U, H, W]
 
     def extra_repr(self) -> str:
         kind = "spatial" if self.spatial else "linear"

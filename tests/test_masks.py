@@ -1,6 +1,6 @@
 import torch
 
-from memlib.masks import TurnoverDropout, mask_bits, mask_reference, mask_words
+from memlib.masks import TurnoverDropout, mask_bits, mask_reference, mask_scale, mask_words
 
 
 def test_matches_pure_python_reference():
@@ -63,3 +63,13 @@ def test_cpu_and_gpu_agree():
         pytest.skip("no GPU")
     idx = torch.arange(5000)
     assert torch.equal(mask_bits(idx, 4096, 0, 3), mask_bits(idx.cuda(), 4096, 0, 3).cpu())
+
+
+def test_scale_tables_match_bits():
+    idx = torch.arange(300, 340)
+    bits = mask_bits(idx, 100, 4, 9)
+    for dtype in (torch.float32, torch.bfloat16):
+        un = mask_scale(idx, 100, 4, 9, "unmuted", dtype)
+        mu = mask_scale(idx, 100, 4, 9, "muted", dtype)
+        assert un.dtype == dtype and torch.equal(un, 2 * bits.to(dtype))
+        assert torch.equal(mu, 2 * (~bits).to(dtype))
