@@ -13,7 +13,7 @@ from .data import load_dataset
 from .masks import hash32
 from .models import build_model
 from .results import Result, cached
-from .scores import COLUMNS, evaluate, score_table
+from .scores import COLUMNS, score_table
 from .training import Schedule, train
 
 # Salts that turn one user seed into independent streams.
@@ -82,7 +82,7 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
             bf16=cfg.bf16,
         )
         subsets = {"corrupted": data.corrupted, "clean": ~data.corrupted} if cfg.corrupt else {}
-        history, epoch_scores = train(
+        trained = train(
             model,
             data,
             sched,
@@ -91,12 +91,11 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
             checkpoint=folder / "checkpoint.pt",
             progress=progress,
         )
-        idx = torch.arange(data.n_train, device=device)
-        table = score_table(data, evaluate(model, data.x_train, data.y_train, idx, bf16=cfg.bf16))
+        table = score_table(data, trained.train_eval)
         torch.save(model.state_dict(), folder / "model.pt")
-        arrays = {c: table[c].to_numpy() for c in COLUMNS} | {"epoch_scores": epoch_scores}
+        arrays = {c: table[c].to_numpy() for c in COLUMNS} | {"epoch_scores": trained.epoch_scores}
         meta["source"] = data.source  # provenance is written after compute returns
-        return pd.DataFrame(history), arrays
+        return pd.DataFrame(trained.history), arrays
 
     meta = {"profile": profile, "device": _describe(device)}
     return ScoreRun(cfg, cached("score_run", cfg.key(), compute, meta=meta))

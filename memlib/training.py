@@ -34,6 +34,20 @@ class Schedule:
     bf16: bool = False  # bf16 autocast (AMX on this CPU, tensor cores on a GPU)
 
 
+@dataclass
+class Trained:
+    """What :func:`train` returns.
+
+    history: one dict per epoch (0 = before training); epoch_scores [E + 1, N]: every training
+    example's score after every epoch (None for a plain model); train_eval: the final
+    per-example evaluation of the training set (``scores.evaluate``'s dict).
+    """
+
+    history: list[dict]
+    epoch_scores: np.ndarray | None
+    train_eval: dict[str, Tensor]
+
+
 def _order(seed: int, epoch: int, n: int) -> Tensor:
     """The data order of one epoch: a function of (seed, epoch) only, so resuming needs no state."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
@@ -50,7 +64,7 @@ def train(
     test_subsets: dict[str, Tensor] | None = None,
     checkpoint: Path | None = None,
     progress: bool = True,
-) -> tuple[list[dict], np.ndarray | None]:
+) -> Trained:
     """Train ``model`` in place on ``data`` (the examples ``train_idx``, default all).
 
     subsets / test_subsets: named boolean masks [N] / [N_test]; the history records accuracy on
@@ -65,7 +79,7 @@ def train(
     lr_at = torch.optim.lr_scheduler.MultiStepLR(opt, list(sched.milestones), sched.gamma)
     history: list[dict] = []
     scores: list[np.ndarray] = []
-    start = 1
+    start, last = 1, None
     if checkpoint is not None and checkpoint.exists():
         try:
             state = torch.load(checkpoint, map_location=device, weights_only=False)
@@ -76,7 +90,7 @@ def train(
         except Exception as e:  # a torn or stale checkpoint: start over
             print(f"memlib: ignoring unreadable checkpoint {checkpoint} ({e})")
     if not history:
-        history.append(_epoch_log(model, data, 0, opt, sched, subsets, test_subsets, scores))
+        history.append(_epoch_log(model, data, 0, opt, sched, subsets, test_subsets, scores)[0])
 
     bar = tqdm(
         range(start, sched.epochs + 1),
@@ -97,7 +111,8 @@ def train(
             loss.backward()
             opt.step()
         lr_at.step()
-        history.append(_epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores))
+        row, last = _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores)
+        history.append(row)
         bar.set_postfix(
             train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}"
         )
@@ -113,10 +128,14 @@ def train(
                 },
                 checkpoint,
             )
-    return history, (np.stack(scores) if scores else None)
+    if last is None:  # resumed after the last epoch: nothing was evaluated in this call
+        idx = torch.arange(data.n_train, device=device)
+        last = evaluate(model, data.x_train, data.y_train, idx, bf16=sched.bf16)
+    return Trained(history, np.stack(scores) if scores else None, last)
 
 
-def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores) -> dict:
+def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
+    """The history row of one epoch, and the training-set evaluation it was computed from."""
     device = data.x_train.device
     idx = torch.arange(data.n_train, device=device)
     tr = evaluate(model, data.x_train, data.y_train, idx, bf16=sched.bf16)
@@ -151,7 +170,7 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores) ->
             row[f"test_acc_{name}"] = _acc(te["pred_full"][m], data.y_test[m])
     else:
         row |= {"test_loss": float("nan"), "test_acc": float("nan")}
-    return row
+    return row, tr
 
 
 def _acc(pred: Tensor, y: Tensor) -> float:

@@ -45,7 +45,7 @@ def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
             "mlp", data.input_shape, 4, hidden=64, turnover=True, mask_seed=0, init_seed=0
         )
 
-    full, full_scores = train(model(), data, sched, order_seed=0, progress=False)
+    full = train(model(), data, sched, order_seed=0, progress=False)
     ckpt = tmp_path / "ckpt.pt"
 
     class Killed(Exception):
@@ -68,11 +68,16 @@ def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
     finally:
         torch.optim.SGD.step = step
     assert torch.load(ckpt, weights_only=False)["epoch"] == 2
-    resumed, resumed_scores = train(
-        model(), data, sched, order_seed=0, checkpoint=ckpt, progress=False
+    resumed = train(model(), data, sched, order_seed=0, checkpoint=ckpt, progress=False)
+    assert pd.DataFrame(resumed.history).equals(pd.DataFrame(full.history))
+    np.testing.assert_array_equal(resumed.epoch_scores, full.epoch_scores)
+    for k, v in full.train_eval.items():
+        assert torch.equal(resumed.train_eval[k], v), k
+    # Resuming a finished run trains nothing and still returns the final evaluation.
+    again = train(model(), data, sched, order_seed=0, checkpoint=ckpt, progress=False)
+    assert len(again.history) == 5 and torch.equal(
+        again.train_eval["loss_muted"], full.train_eval["loss_muted"]
     )
-    assert pd.DataFrame(resumed).equals(pd.DataFrame(full))
-    np.testing.assert_array_equal(resumed_scores, full_scores)
 
 
 def test_corrupted_cache_entry_is_recomputed(tmp_path):
