@@ -33,7 +33,7 @@ unit: $(STAMP)  ## unit tests only
 
 nbval: $(STAMP)  ## re-execute notebooks/ (smoke outputs) and compare the claim checks
 	MEMLIB_CACHE=$$(mktemp -d) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with .nbval-sanitize.cfg \
-		-p no:cacheprovider notebooks
+		notebooks
 
 html: $(STAMP)  ## build the HTML from the committed notebooks, without executing them
 	$(PY) -m memlib build --no-execute
