@@ -88,10 +88,12 @@ class Result:
     path: Path | None = None
 
     def provenance(self) -> str:
+        """A two-line caption: profile, device, wall time, commit, and the data copy used."""
         m = self.meta
         return (
-            f"profile {m.get('profile') or '-'} · device {m['device']} · "
-            f"wall {m['wall_s']:.0f} s · commit {m['commit']} · data {m.get('source', '-')}"
+            f"Provenance: profile {m.get('profile') or '-'} · device {m['device']} · "
+            f"wall {m['wall_s']:.0f} s\n            commit {m['commit']} · "
+            f"data {m.get('source', '-')}"
         )
 
 

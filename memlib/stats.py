@@ -45,6 +45,11 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(_st.spearmanr(a, b).statistic)
 
 
+def verdict(holds: bool, partly: bool) -> str:
+    """The verdict of a claim check, from its two pre-stated criteria."""
+    return "holds" if holds else "partly holds" if partly else "does not hold"
+
+
 def mean_std(values: Sequence[float], fmt: str = ".3f") -> str:
     """'m ± s (n=k)' over seeds, or the single value when there is one."""
     v = np.asarray(values, dtype=np.float64)
