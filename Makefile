@@ -41,8 +41,9 @@ html: $(STAMP)  ## build the HTML from the committed notebooks, without executin
 smoke: $(STAMP)  ## refresh the smoke-profile outputs of notebooks/ (what nbval compares)
 	for nb in $(NOTEBOOKS); do $(PY) -m memlib run $$nb --profile smoke; done
 
-bench: $(STAMP)  ## benchmarks: turn-over step overhead, GFLOP/s fp32 and bf16
+bench: $(STAMP)  ## benchmarks: turn-over step overhead; gradient statistics vs BackPACK
 	$(PY) benchmarks/bench_step.py
+	$(PY) benchmarks/bench_gradients.py
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check memlib tests benchmarks

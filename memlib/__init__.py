@@ -11,7 +11,7 @@ Front API::
 from .config import RunConfig, load_profile, notebook_params
 from .data import Dataset, corrupt_labels, load_dataset
 from .errors import MemlibError
-from .experiment import ScoreRun, score_run
+from .experiment import DynamicsRun, ScoreRun, dynamics_run, run_data, score_run
 from .masks import TurnoverDropout, mask_bits
 from .models import MLP, build_model
 from .scores import evaluate, memorization_score, score_table
@@ -21,6 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP",
     "Dataset",
+    "DynamicsRun",
     "MemlibError",
     "RunConfig",
     "Schedule",
@@ -28,12 +29,14 @@ __all__ = [
     "TurnoverDropout",
     "build_model",
     "corrupt_labels",
+    "dynamics_run",
     "evaluate",
     "load_dataset",
     "load_profile",
     "mask_bits",
     "memorization_score",
     "notebook_params",
+    "run_data",
     "score_run",
     "score_table",
     "train",

@@ -30,6 +30,7 @@ class RunConfig:
 
     dataset: str = "mnist"  # mnist, fashion-mnist, cifar10 or npz:PATH
     n_train: int = 0  # random training subset of this size; 0 = all examples
+    split: str = "train"  # the split trained on (test: score the test set's examples)
     corrupt: int = 0  # training examples given a random other label
     arch: str = "mlp"  # model family
     hidden: int = 4096  # hidden width of the MLP
@@ -65,6 +66,8 @@ class RunConfig:
             )
         if not self.lr > 0 or not 0 <= self.momentum < 1:
             raise MemlibError("bad parameters: need lr > 0 and 0 <= momentum < 1")
+        if self.split not in ("train", "test"):
+            raise MemlibError(f"bad parameter split={self.split!r}: train or test")
         if self.arch != "mlp":
             raise MemlibError(f"bad parameter arch={self.arch!r}: known: mlp")
         resolve_device(self.device)
@@ -101,9 +104,27 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+class _Study:
+    """What every notebook's parameters share: a profile, seeds, and the runs they describe."""
+
+    def _check(self) -> None:
+        check_types(self)
+        if self.profile not in PROFILES:
+            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
+        if not self.seeds:
+            raise MemlibError("bad parameter seeds=[]: give at least one seed")
+        self.run(self.seeds[0])  # validates the run parameters now, before any work
+
+    def run(self, seed: int, **changes) -> RunConfig:
+        """The training run of one seed: the fields this study shares with RunConfig."""
+        shared = {f.name for f in dataclasses.fields(RunConfig)} & set(self.__dataclass_fields__)
+        cfg = RunConfig(**{k: getattr(self, k) for k in shared}).with_seed(seed)
+        return dataclasses.replace(cfg, **changes)
+
+
 @dataclass(frozen=True)
-class ScoreStudy:
-    """Parameters of the notebooks that score a dataset (Figures 2 and 9a)."""
+class ScoreStudy(_Study):
+    """Parameters of the notebooks that score a dataset (Figures 2, 7 and 9a)."""
 
     profile: str = "cpu"  # the profile that set these values, shown with every figure
     dataset: str = "mnist"  # dataset scored
@@ -118,23 +139,82 @@ class ScoreStudy:
     device: str = "auto"  # training device
 
     def __post_init__(self):
-        check_types(self)
-        if self.profile not in PROFILES:
-            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
-        if not self.seeds:
-            raise MemlibError("bad parameter seeds=[]: give at least one seed")
-        self.run(self.seeds[0])  # validates the run parameters now, before any work
+        self._check()
 
-    def run(self, seed: int) -> RunConfig:
-        """The training run of one seed: the fields this study shares with RunConfig."""
-        shared = {f.name for f in dataclasses.fields(RunConfig)} & set(self.__dataclass_fields__)
-        return RunConfig(**{k: getattr(self, k) for k in shared}).with_seed(seed)
+
+@dataclass(frozen=True)
+class DynamicsStudy(_Study):
+    """Parameters of the random-label dynamics notebooks (Figures 3 and 4): ordinary training of
+    a plain MLP, followed on a real-label (easy) and a random-label (difficult) subset."""
+
+    profile: str = "cpu"
+    dataset: str = "mnist"
+    n_train: int = 0
+    corrupt: int = 20000  # random labels
+    subset_size: int = 10000  # examples in each followed subset
+    hidden: int = 4096
+    epochs: int = 100
+    lr: float = 0.01
+    batch_size: int = 256
+    bf16: bool = False
+    seeds: list[int] = field(default_factory=lambda: [0])  # plain-MLP runs
+    turnover_seeds: list[int] = field(default_factory=lambda: [0])  # turn-over comparison runs
+    grad_every: int = 5  # gradient statistics at epochs 0-10, then every grad_every epochs
+    grad_batches: int = 40  # random mini-batches for the contributions (Eq. 4)
+    device: str = "auto"
+
+    def __post_init__(self):
+        self._check()
+        clean = self.n_train - self.corrupt if self.n_train else self.subset_size
+        if not 0 < self.subset_size <= min(self.corrupt, clean):
+            raise MemlibError(
+                f"bad parameter subset_size={self.subset_size}: must be positive and fit in "
+                f"both the {self.corrupt} random-label and the clean examples"
+            )
+        if self.grad_every < 1 or self.grad_batches < 1:
+            raise MemlibError("bad parameters: need grad_every >= 1 and grad_batches >= 1")
+
+    def grad_epochs(self) -> tuple[int, ...]:
+        """The epochs with gradient statistics: 0-10, then every ``grad_every``-th, and the last."""
+        every = range(0, self.epochs + 1, self.grad_every)
+        return tuple(sorted({*range(min(10, self.epochs) + 1), *every, self.epochs}))
+
+
+@dataclass(frozen=True)
+class PartitionStudy(_Study):
+    """Parameters of Figure 5(a,b): scores (as for Figure 2a) partition the training and test
+    sets; a plain MLP is then trained and followed on the easy and difficult subsets."""
+
+    profile: str = "cpu"
+    dataset: str = "mnist"
+    n_train: int = 0
+    hidden: int = 4096
+    epochs: int = 20  # epochs of the scoring runs (those of Figure 2a)
+    train_epochs: int = 30  # epochs of the plain MLP whose dynamics are followed
+    fraction: float = 0.1  # share of each set in each of the easy and difficult subsets
+    lr: float = 0.06
+    batch_size: int = 256
+    bf16: bool = False
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+
+    def __post_init__(self):
+        self._check()
+        if not 0 < self.fraction <= 0.5 or self.train_epochs < 1:
+            raise MemlibError(
+                f"bad parameters fraction={self.fraction}, train_epochs={self.train_epochs}: "
+                "need 0 < fraction <= 0.5 and train_epochs >= 1"
+            )
 
 
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
 NOTEBOOKS: dict[str, type] = {
     "fig2a_long_tail": ScoreStudy,
     "fig2b_random_labels": ScoreStudy,
+    "fig3_random_label_dynamics": DynamicsStudy,
+    "fig4_gradient_similarity": DynamicsStudy,
+    "fig5ab_easy_difficult": PartitionStudy,
+    "fig7_gallery": ScoreStudy,
     "fig9a_early_convergence": ScoreStudy,
 }
 

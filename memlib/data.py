@@ -105,6 +105,7 @@ def load_dataset(
     corrupt_seed: int = 0,
     n_train: int = 0,
     subset_seed: int = 0,
+    split: str = "train",
     device: str | torch.device = "cpu",
     root: Path | None = None,
     download: bool | None = None,
@@ -113,8 +114,11 @@ def load_dataset(
 
     n_train > 0 keeps a random subset of that many training examples (seeded by subset_seed,
     sorted, re-indexed 0..n_train-1). corrupt > 0 then corrupts that many labels (corrupt_labels).
+    split="test" swaps the two splits: the model trains on the test set (to score its examples).
     download: None tries torchvision's download unless $MEMLIB_OFFLINE is set.
     """
+    if split not in ("train", "test"):
+        raise MemlibError(f"bad split {split!r}: train or test")
     if name.startswith("npz:"):
         xtr, ytr, xte, yte, source = _load_npz(Path(name[4:]))
     elif name in DATASETS:
@@ -123,6 +127,8 @@ def load_dataset(
         raise MemlibError(
             f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or npz:PATH"
         )
+    if split == "test":
+        xtr, ytr, xte, yte = xte, yte, xtr, ytr
     if n_train:
         if not 0 < n_train <= len(ytr):
             raise MemlibError(f"n_train={n_train} but {name} has {len(ytr)} training examples")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import joblib
 import numpy as np
 import pandas as pd
 import torch
 
 from .config import RunConfig, resolve_device
 from .data import load_dataset
+from .errors import MemlibError
+from .gradients import epoch_stats
 from .masks import hash32
 from .models import build_model
 from .results import Result, cached
@@ -17,7 +21,7 @@ from .scores import COLUMNS, score_table
 from .training import Schedule, train
 
 # Salts that turn one user seed into independent streams.
-_INIT, _ORDER, _CORRUPT = 0x1A2B3C, 0x4D5E6F, 0x7A8B9C
+_INIT, _ORDER, _CORRUPT, _STATS = 0x1A2B3C, 0x4D5E6F, 0x7A8B9C, 0x2C3D4E
 
 
 @dataclass
@@ -52,40 +56,55 @@ class ScoreRun:
         return self.result.provenance()
 
 
+def run_data(cfg: RunConfig, device: torch.device | None = None):
+    """The dataset of a run, with its corrupted labels, exactly as the run sees it."""
+    return load_dataset(
+        cfg.dataset,
+        corrupt=cfg.corrupt,
+        corrupt_seed=hash32(cfg.corrupt_seed ^ _CORRUPT),
+        n_train=cfg.n_train,
+        subset_seed=cfg.subset_seed,
+        split=cfg.split,
+        device=device or resolve_device(cfg.device),
+    )
+
+
+def run_model(cfg: RunConfig, data) -> torch.nn.Module:
+    """The run's model at initialization, on the data's device."""
+    model = build_model(
+        cfg.arch,
+        data.input_shape,
+        data.n_classes,
+        hidden=cfg.hidden,
+        turnover=cfg.turnover,
+        mask_seed=cfg.mask_seed,
+        init_seed=hash32(cfg.init_seed ^ _INIT),
+    )
+    return model.to(data.x_train.device)
+
+
+def _schedule(cfg: RunConfig) -> Schedule:
+    return Schedule(
+        lr=cfg.lr,
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        momentum=cfg.momentum,
+        bf16=cfg.bf16,
+    )
+
+
 def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> ScoreRun:
     """Train ``cfg``'s turn-over-dropout model and score every training example (cached)."""
     device = resolve_device(cfg.device)
 
     def compute(folder):
-        data = load_dataset(
-            cfg.dataset,
-            corrupt=cfg.corrupt,
-            corrupt_seed=hash32(cfg.corrupt_seed ^ _CORRUPT),
-            n_train=cfg.n_train,
-            subset_seed=cfg.subset_seed,
-            device=device,
-        )
-        model = build_model(
-            cfg.arch,
-            data.input_shape,
-            data.n_classes,
-            hidden=cfg.hidden,
-            turnover=cfg.turnover,
-            mask_seed=cfg.mask_seed,
-            init_seed=hash32(cfg.init_seed ^ _INIT),
-        ).to(device)
-        sched = Schedule(
-            lr=cfg.lr,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            momentum=cfg.momentum,
-            bf16=cfg.bf16,
-        )
+        data = run_data(cfg, device)
+        model = run_model(cfg, data)
         subsets = {"corrupted": data.corrupted, "clean": ~data.corrupted} if cfg.corrupt else {}
         trained = train(
             model,
             data,
-            sched,
+            _schedule(cfg),
             order_seed=hash32(cfg.order_seed ^ _ORDER),
             subsets=subsets,
             checkpoint=folder / "checkpoint.pt",
@@ -99,6 +118,132 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
 
     meta = {"profile": profile, "device": _describe(device)}
     return ScoreRun(cfg, cached("score_run", cfg.key(), compute, meta=meta))
+
+
+@dataclass
+class DynamicsRun:
+    """The outcome of :func:`dynamics_run`: ``history`` has one row per epoch (0 = before
+    training) with ``train_acc_<subset>``, ``test_acc_<subset>`` and the gradient statistics
+    ``cos_<group>``, ``contrib_<group>``, ``contrib_all`` where they were computed."""
+
+    config: RunConfig
+    result: Result
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return self.result.history
+
+    @property
+    def meta(self) -> dict:
+        return self.result.meta
+
+    def subsets(self, split: str = "train") -> dict[str, np.ndarray]:
+        """The followed subsets (name -> boolean mask) of the ``train`` or ``test`` split."""
+        pre = "subset_" if split == "train" else "test_subset_"
+        return {k[len(pre) :]: v for k, v in self.result.arrays.items() if k.startswith(pre)}
+
+    def provenance(self) -> str:
+        return self.result.provenance()
+
+    def model(self) -> torch.nn.Module:
+        """The trained model, on the CPU."""
+        cfg = dataclasses.replace(self.config, device="cpu")
+        model = run_model(cfg, run_data(cfg))
+        model.load_state_dict(torch.load(self.result.path / "model.pt", map_location="cpu"))
+        return model
+
+
+def dynamics_run(
+    cfg: RunConfig,
+    *,
+    subsets: dict[str, np.ndarray] | None = None,
+    test_subsets: dict[str, np.ndarray] | None = None,
+    exclude: np.ndarray | None = None,
+    grad_epochs: tuple[int, ...] = (),
+    grad_groups: tuple[str, ...] = (),
+    grad_batches: int = 40,
+    profile: str = "",
+    progress: bool = True,
+) -> DynamicsRun:
+    """Train ``cfg``'s model and follow named subsets of the training and test sets (cached).
+
+    subsets / test_subsets: name -> boolean mask over the training / test examples. exclude: a
+    boolean mask of training examples left out of training (still evaluated). At ``grad_epochs``
+    the history gets :func:`gradients.epoch_stats` for the subsets named in ``grad_groups``,
+    with ``grad_batches`` random mini-batches for the contributions.
+    """
+    device = resolve_device(cfg.device)
+    subsets, test_subsets = subsets or {}, test_subsets or {}
+    unknown = set(grad_groups) - set(subsets)
+    if unknown:
+        raise MemlibError(f"grad_groups {sorted(unknown)} are not subsets: {sorted(subsets)}")
+    key = cfg.key() | {
+        "subsets": {k: joblib.hash(np.asarray(v, bool)) for k, v in subsets.items()},
+        "test_subsets": {k: joblib.hash(np.asarray(v, bool)) for k, v in test_subsets.items()},
+        "exclude": None if exclude is None else joblib.hash(np.asarray(exclude, bool)),
+        "grad": [list(grad_epochs), list(grad_groups), grad_batches],
+    }
+
+    def compute(folder):
+        data = run_data(cfg, device)
+        model = run_model(cfg, data)
+        as_t = lambda m: torch.as_tensor(np.asarray(m, bool), device=device)  # noqa: E731
+        groups = {g: as_t(subsets[g]) for g in grad_groups}
+        stats_seed = hash32(cfg.order_seed ^ _STATS)
+
+        def callback(model, epoch):
+            if epoch not in grad_epochs:
+                return {}
+            return epoch_stats(
+                model,
+                data.x_train,
+                data.y_train,
+                groups,
+                n_batches=grad_batches,
+                batch_size=cfg.batch_size,
+                seed=stats_seed + epoch,
+            )
+
+        trained = train(
+            model,
+            data,
+            _schedule(cfg),
+            order_seed=hash32(cfg.order_seed ^ _ORDER),
+            train_idx=None if exclude is None else ~as_t(exclude),
+            subsets={k: as_t(v) for k, v in subsets.items()},
+            test_subsets={k: as_t(v) for k, v in test_subsets.items()},
+            checkpoint=folder / "checkpoint.pt",
+            progress=progress,
+            callback=callback,
+        )
+        torch.save(model.state_dict(), folder / "model.pt")
+        meta["source"] = data.source
+        arrays = {f"subset_{k}": np.asarray(v, bool) for k, v in subsets.items()}
+        arrays |= {f"test_subset_{k}": np.asarray(v, bool) for k, v in test_subsets.items()}
+        if exclude is not None:
+            arrays["exclude"] = np.asarray(exclude, bool)
+        return pd.DataFrame(trained.history), arrays
+
+    meta = {"profile": profile, "device": _describe(device)}
+    return DynamicsRun(cfg, cached("dynamics_run", key, compute, meta=meta))
+
+
+def pick(mask: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """A boolean mask of ``k`` positions drawn at random (seeded) among ``mask``'s True ones."""
+    where = np.flatnonzero(mask)
+    if k > len(where):
+        raise MemlibError(f"cannot pick {k} examples from a group of {len(where)}")
+    out = np.zeros(len(mask), bool)
+    out[np.random.default_rng(seed).choice(where, k, replace=False)] = True
+    return out
+
+
+def extremes(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the ``k`` lowest and the ``k`` highest scores (ties broken by index)."""
+    order = np.argsort(np.asarray(scores), kind="stable")
+    low, high = np.zeros(len(order), bool), np.zeros(len(order), bool)
+    low[order[:k]], high[order[len(order) - k :]] = True, True
+    return low, high
 
 
 def _describe(device: torch.device) -> str:

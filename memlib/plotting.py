@@ -64,17 +64,54 @@ def score_histogram(
     return ax
 
 
-def curves(history: pd.DataFrame, columns: dict[str, str], ax=None, ylabel: str = "accuracy"):
-    """Per-epoch curves: ``columns`` maps legend label -> history column."""
+def curves(
+    history: pd.DataFrame,
+    columns: dict[str, str],
+    ax=None,
+    ylabel: str = "accuracy",
+    smooth: int = 1,
+    style: str = "-",
+    legend: bool = True,
+):
+    """Per-epoch curves: ``columns`` maps legend label -> history column. ``smooth`` > 1 draws
+    the centred sliding-window mean; the colour comes from the label's first word."""
+    from .stats import smooth as _smooth
+
     ax = ax or plt.subplots(figsize=(7, 4))[1]
+    marker = "o" if len(history) <= 40 else None
     for label, col in columns.items():
+        h = history[["epoch", col]].dropna()
         ax.plot(
-            history["epoch"], history[col], label=label, color=PALETTE.get(label), marker="o", ms=3
+            h["epoch"],
+            _smooth(h[col], smooth),
+            style,
+            label=label,
+            color=PALETTE.get(label.split()[0]),
+            marker=marker,
+            ms=3,
         )
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.legend()
+    if legend:
+        ax.legend()
     return ax
+
+
+def gallery(images: np.ndarray, titles: list[str], ncols: int, title_size: int = 7):
+    """A grid of grey-scale or RGB images [K, C, H, W], each with its title; returns the figure."""
+    rows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(rows, ncols, figsize=(1.15 * ncols, 1.35 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t in zip(axes.flat, images, titles, strict=False):
+        img = np.asarray(img, dtype=np.float32)
+        img = (img - img.min()) / max(float(img.max() - img.min()), 1e-8)  # per-image contrast
+        if img.shape[0] == 1:
+            ax.imshow(img[0], cmap="gray")
+        else:
+            ax.imshow(img.transpose(1, 2, 0))
+        ax.set_title(t, fontsize=title_size)
+    return fig
 
 
 def tail_plot(scores: np.ndarray, ax=None):

@@ -56,3 +56,33 @@ def mean_std(values: Sequence[float], fmt: str = ".3f") -> str:
     if len(v) == 1:
         return f"{v[0]:{fmt}}"
     return f"{v.mean():{fmt}} ± {v.std(ddof=1):{fmt}} (n={len(v)})"
+
+
+def smooth(values: Sequence[float], window: int = 5) -> np.ndarray:
+    """Centred sliding-window mean (the paper's "sliding-window smoothed" curves); the window
+    shrinks at the ends, so the first and last epochs keep a value."""
+    v = np.asarray(values, dtype=np.float64)
+    if window <= 1:
+        return v
+    half = window // 2
+    return np.array([v[max(0, i - half) : i + half + 1].mean() for i in range(len(v))])
+
+
+def first_epoch_above(
+    values: Sequence[float], level: float, epochs: Sequence[int] | None = None
+) -> int | None:
+    """First epoch at which ``values`` reaches ``level`` (absolute), or None if it never does."""
+    values = np.asarray(values, dtype=np.float64)
+    epochs = np.arange(len(values)) if epochs is None else np.asarray(epochs)
+    hit = np.flatnonzero(values >= level)
+    return int(epochs[hit[0]]) if len(hit) else None
+
+
+def describe_epochs(values: Sequence[int | None]) -> str:
+    """Epochs over seeds, where None means "never": 'm ± s (n=k)', 'never', or both."""
+    seen = [v for v in values if v is not None]
+    never = len(values) - len(seen)
+    if not seen:
+        return "never" + (f" (all {len(values)} seeds)" if len(values) > 1 else "")
+    text = mean_std(seen, ".1f")
+    return text + (f"; never in {never} of {len(values)} seeds" if never else "")

@@ -8,6 +8,7 @@ networks, which gives the history's accuracies and, for free, every example's sc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +65,15 @@ def train(
     test_subsets: dict[str, Tensor] | None = None,
     checkpoint: Path | None = None,
     progress: bool = True,
+    callback: Callable[[nn.Module, int], dict] | None = None,
 ) -> Trained:
     """Train ``model`` in place on ``data`` (the examples ``train_idx``, default all).
 
     subsets / test_subsets: named boolean masks [N] / [N_test]; the history records accuracy on
     each. Returns ``(history, epoch_scores)``: one dict per epoch (0 = before training) and, for a
     turn-over model, the scores of every training example after every epoch [E + 1, N].
+    callback(model, epoch), if given, is called after each epoch's evaluation (and before the
+    first); the dict it returns joins that epoch's history row.
     A checkpoint is written after every epoch; a run finds it and resumes where it stopped.
     """
     device = data.x_train.device
@@ -91,6 +95,7 @@ def train(
             print(f"memlib: ignoring unreadable checkpoint {checkpoint} ({e})")
     if not history:
         history.append(_epoch_log(model, data, 0, opt, sched, subsets, test_subsets, scores)[0])
+        history[0] |= callback(model, 0) if callback else {}
 
     bar = tqdm(
         range(start, sched.epochs + 1),
@@ -112,7 +117,7 @@ def train(
             opt.step()
         lr_at.step()
         row, last = _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores)
-        history.append(row)
+        history.append(row | (callback(model, epoch) if callback else {}))
         bar.set_postfix(
             train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}"
         )
@@ -159,6 +164,8 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
     for name, mask in (subsets or {}).items():
         m = mask.to(device)
         row[f"train_acc_{name}"] = _acc(tr["pred_full"][m], data.y_train[m])
+        if "pred_unmuted" in tr:
+            row[f"unmuted_acc_{name}"] = _acc(tr["pred_unmuted"][m], data.y_train[m])
     if len(data.y_test):
         te = evaluate(model, data.x_test, data.y_test, bf16=sched.bf16)
         row |= {

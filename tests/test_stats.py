@@ -2,6 +2,7 @@ import itertools
 
 import numpy as np
 
+from memlib import stats
 from memlib.stats import first_epoch_reaching, mean_std, roc_auc, skewness, top_share
 
 
@@ -31,3 +32,15 @@ def test_verdict():
 
     assert verdict(True, True) == "holds" and verdict(False, True) == "partly holds"
     assert verdict(False, False) == "does not hold"
+
+
+def test_smooth_and_epoch_helpers():
+    v = [0.0, 1.0, 2.0, 3.0, 10.0]
+    np.testing.assert_allclose(stats.smooth(v, 3), [0.5, 1.0, 2.0, 5.0, 6.5])
+    np.testing.assert_allclose(stats.smooth(v, 1), v)
+    assert stats.first_epoch_above([0.1, 0.4, 0.6, 0.95], 0.5) == 2
+    assert stats.first_epoch_above([0.1, 0.4], 0.5) is None
+    assert stats.first_epoch_above([0.1, 0.9], 0.5, epochs=[0, 5]) == 5
+    assert stats.describe_epochs([None, None]) == "never (all 2 seeds)"
+    assert stats.describe_epochs([3]) == "3.0"
+    assert stats.describe_epochs([2, 4, None]) == "3.0 ± 1.4 (n=2); never in 1 of 3 seeds"

@@ -1,0 +1,98 @@
+"""The paper's experiments as functions of a notebook's parameters and a seed (all cached).
+
+Each returns a ``DynamicsRun`` whose history follows named subsets: the notebooks call these and
+plot. Subsets are chosen from the data or from earlier runs' scores, never by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import torch
+
+from . import gradients as G
+from .config import DynamicsStudy, PartitionStudy
+from .experiment import DynamicsRun, dynamics_run, extremes, pick, run_data, score_run
+from .masks import hash32
+
+_PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
+
+
+def random_label_dynamics(p: DynamicsStudy, seed: int, turnover: bool = False) -> DynamicsRun:
+    """Figures 3 and 4: train on data with ``p.corrupt`` random labels, following ``easy`` (a
+    random ``p.subset_size`` of the real-label examples) and ``difficult`` (as many random-label
+    ones). The plain model also records gradient statistics (Eq. 3, 4) at ``p.grad_epochs()``."""
+    cfg = p.run(seed, turnover=turnover)
+    data = run_data(cfg, device=None)
+    corrupted = data.corrupted.cpu().numpy()
+    s = hash32(seed ^ _PICK)
+    subsets = {
+        "easy": pick(~corrupted, p.subset_size, s),
+        "difficult": pick(corrupted, p.subset_size, s + 1),
+    }
+    return dynamics_run(
+        cfg,
+        subsets=subsets,
+        grad_epochs=() if turnover else p.grad_epochs(),
+        grad_groups=() if turnover else ("easy", "difficult"),
+        grad_batches=p.grad_batches,
+        profile=p.profile,
+    )
+
+
+def score_test_set(p: PartitionStudy, seed: int):
+    """Memorization scores of the *test* examples: the Figure 2(a) recipe, trained on the test
+    set (a turn-over model of its own, which the followed model never meets). Returns a ScoreRun."""
+    cfg = p.run(seed, split="test", n_train=0, corrupt=0)
+    return score_run(cfg, profile=p.profile)
+
+
+def partition_dynamics(p: PartitionStudy, seed: int, control: bool = False) -> DynamicsRun:
+    """Figure 5(a,b): the ``p.fraction`` lowest- and highest-score examples of the training set
+    (scores of the Figure 2(a) run of this seed) and of the test set (:func:`score_test_set`) are
+    the easy and difficult subsets; a plain MLP trains for ``p.train_epochs`` and is followed on
+    them. ``control`` leaves the difficult training subset out of training."""
+    train_scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
+    test = score_test_set(p, seed).table.score.to_numpy()
+    easy, difficult = extremes(train_scores, round(p.fraction * len(train_scores)))
+    t_easy, t_difficult = extremes(test, round(p.fraction * len(test)))
+    cfg = dataclasses.replace(p.run(seed), turnover=False, epochs=p.train_epochs)
+    return dynamics_run(
+        cfg,
+        subsets={"easy": easy, "difficult": difficult},
+        test_subsets={"easy": t_easy, "difficult": t_difficult},
+        exclude=difficult if control else None,
+        profile=p.profile,
+    )
+
+
+def extremes_per_class(table: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Figures 7 and 8: the ``k`` lowest- and ``k`` highest-score training examples of every
+    class (by the label trained on), with ``kind`` (lowest / highest) and ``rank`` (0 = most
+    extreme). Rows keep ``score_table``'s columns."""
+    parts = []
+    for _, group in table.groupby("label"):
+        g = group.sort_values(["score", "index"])
+        for kind, rows in (("lowest", g.head(k)), ("highest", g.tail(k).iloc[::-1])):
+            parts.append(rows.assign(kind=kind, rank=range(len(rows))))
+    return pd.concat(parts, ignore_index=True)
+
+
+def backpack_check(run: DynamicsRun, n_batches: int = 2, batch_size: int = 64, seed: int = 0):
+    """The fast path against BackPACK on ``n_batches`` random training mini-batches of ``run``'s
+    final model: the largest relative deviation of the cosine matrix and of the contributions."""
+    model = run.model()
+    data = run_data(dataclasses.replace(run.config, device="cpu"))
+    gen = torch.Generator().manual_seed(seed)
+    worst = {"cosine": 0.0, "contribution": 0.0}
+    for _ in range(n_batches):
+        b = torch.randperm(data.n_train, generator=gen)[:batch_size]
+        x, y = data.x_train[b], data.y_train[b]
+        fast = G.gram(G.factors(model, x, y))
+        v = G.backpack_grads(model, x, y)
+        ref = v @ v.T
+        worst["cosine"] = max(worst["cosine"], G.max_rel_error(G.cosine(fast), G.cosine(ref)))
+        err = G.max_rel_error(G.contributions(fast), G.contributions(ref))
+        worst["contribution"] = max(worst["contribution"], err)
+    return worst
