@@ -41,9 +41,10 @@ html: $(STAMP)  ## build the HTML from the committed notebooks, without executin
 smoke: $(STAMP)  ## refresh the smoke-profile outputs of notebooks/ (what nbval compares)
 	for nb in $(NOTEBOOKS); do $(PY) -m memlib run $$nb --profile smoke; done
 
-bench: $(STAMP)  ## benchmarks: turn-over step overhead; gradient statistics vs BackPACK
+bench: $(STAMP)  ## benchmarks: turn-over step; gradient statistics vs BackPACK; VGG-11 levers
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/bench_gradients.py
+	$(PY) benchmarks/bench_vgg.py
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check memlib tests benchmarks

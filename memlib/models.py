@@ -57,6 +57,69 @@ class MLP(nn.Module):
         return full, unmuted, 2.0 * full - unmuted
 
 
+VGG11_LAYERS = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+class VGG11(nn.Module):
+    """VGG-11 without batch-norm, ReLU (the paper's CIFAR-10 model, Appendix A), for 32×32 inputs.
+
+    ``width`` scales every convolution's channels (1.0: 64 to 512). With ``turnover=True`` each
+    convolution's ReLU output carries *spatial* turn-over dropout (Appendix B): whole feature maps
+    are kept or zeroed per example, layer ids 0 to 7. A masked map's filter and bias, and the
+    next layer's weights reading it, get no gradient from the example. The classifier (one linear
+    layer on the pooled last maps) then has no bias, for the MLP's reason: a shared bias would
+    belong to no sub-network.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        n_classes: int,
+        width: float = 1.0,
+        turnover: bool = True,
+        mask_seed: int = 0,
+    ):
+        super().__init__()
+        self.convs, self.drops, self.pool_after = nn.ModuleList(), nn.ModuleList(), []
+        c_in = in_channels
+        for item in VGG11_LAYERS:
+            if item == "M":
+                self.pool_after[-1] = True
+                continue
+            c = max(1, round(item * width))
+            layer = len(self.convs)
+            self.convs.append(nn.Conv2d(c_in, c, 3, padding=1))
+            self.drops.append(
+                TurnoverDropout(c, layer=layer, seed=mask_seed, spatial=True)
+                if turnover
+                else nn.Identity()
+            )
+            self.pool_after.append(False)
+            c_in = c
+        self.fc = nn.Linear(c_in, n_classes, bias=not turnover)
+        self._turnover = turnover
+
+    @property
+    def turnover(self) -> bool:
+        return self._turnover
+
+    def trunk(self, x: Tensor) -> Tensor:
+        return F.relu(self.convs[0](x))  # [B, C0, H, W]: before the first mask
+
+    def tail(self, h: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
+        for k, (conv, drop) in enumerate(zip(self.convs, self.drops, strict=True)):
+            if k > 0:
+                h = F.relu(conv(h))
+            if self._turnover:
+                h = drop(h, idx, mode)
+            if self.pool_after[k]:
+                h = F.max_pool2d(h, 2)
+        return self.fc(F.adaptive_avg_pool2d(h, 1).flatten(1))  # [B, classes]
+
+    def forward(self, x: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
+        return self.tail(self.trunk(x), idx, mode)
+
+
 def build_model(
     arch: str,
     input_shape: tuple[int, ...],
@@ -66,8 +129,11 @@ def build_model(
     turnover: bool,
     mask_seed: int,
     init_seed: int,
+    width: float = 1.0,
 ) -> nn.Module:
-    """Build on the CPU under ``init_seed`` (so every device starts from the same weights)."""
+    """Build on the CPU under ``init_seed`` (so every device starts from the same weights).
+
+    arch: ``mlp`` (``hidden`` units) or ``vgg11`` (channels scaled by ``width``)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         if arch == "mlp":
@@ -75,4 +141,6 @@ def build_model(
             for s in input_shape:
                 n_in *= s
             return MLP(n_in, hidden, n_classes, turnover=turnover, mask_seed=mask_seed)
-    raise ValueError(f"unknown architecture {arch!r}; known: mlp")
+        if arch == "vgg11":
+            return VGG11(input_shape[0], n_classes, width, turnover=turnover, mask_seed=mask_seed)
+    raise ValueError(f"unknown architecture {arch!r}; known: mlp, vgg11")

@@ -37,3 +37,40 @@ def test_init_seed_controls_weights_only():
     assert not torch.equal(a.fc1.weight, c.fc1.weight)
     plain = build_model("mlp", (1, 4, 4), 3, hidden=8, turnover=False, mask_seed=0, init_seed=1)
     assert not plain.turnover and plain.fc2.bias is not None
+
+
+def test_vgg11_example_updates_only_its_unmuted_feature_maps():
+    torch.manual_seed(0)
+    model = build_model(
+        "vgg11", (3, 32, 32), 10, hidden=0, turnover=True, mask_seed=1, init_seed=0, width=0.125
+    )
+    assert [c.out_channels for c in model.convs] == [8, 16, 32, 32, 64, 64, 64, 64]
+    x, y, idx = torch.randn(1, 3, 32, 32), torch.tensor([4]), torch.tensor([7])
+    F.cross_entropy(model(x, idx, "unmuted"), y).backward()
+    for conv, drop in zip(model.convs, model.drops, strict=True):
+        muted = drop(torch.ones(1, conv.out_channels, 1, 1), idx, "unmuted")[0, :, 0, 0] == 0
+        assert 0 < muted.sum() < conv.out_channels
+        assert conv.weight.grad[muted].abs().sum() == 0  # masked maps' filters
+        assert conv.bias.grad[muted].abs().sum() == 0
+    last = model.drops[-1](torch.ones(1, 64, 1, 1), idx, "unmuted")[0, :, 0, 0] == 0
+    assert model.fc.weight.grad[:, last].abs().sum() == 0
+    assert model.fc.weight.grad[:, ~last].abs().sum() > 0
+    assert model.fc.bias is None
+    assert model(x).shape == (1, 10)  # the full network, no mask
+
+
+def test_vgg11_channels_last_and_plain():
+    torch.manual_seed(0)
+    model = build_model(
+        "vgg11", (3, 32, 32), 10, hidden=0, turnover=True, mask_seed=0, init_seed=0, width=0.125
+    )
+    x, idx = torch.randn(4, 3, 32, 32), torch.arange(4)
+    ref = model(x, idx, "muted")
+    cl = model.to(memory_format=torch.channels_last)
+    out = cl(x.contiguous(memory_format=torch.channels_last), idx, "muted")
+    torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-5)
+    plain = build_model(
+        "vgg11", (3, 32, 32), 10, hidden=0, turnover=False, mask_seed=0, init_seed=0, width=0.125
+    )
+    assert not plain.turnover and plain.fc.bias is not None
+    torch.testing.assert_close(plain(x, idx, "muted"), plain(x))  # no masks at all
