@@ -25,28 +25,15 @@ _INIT, _ORDER, _CORRUPT, _STATS = 0x1A2B3C, 0x4D5E6F, 0x7A8B9C, 0x2C3D4E
 
 
 @dataclass
-class ScoreRun:
-    """The outcome of :func:`score_run`.
-
-    table: one row per training example (``scores.COLUMNS``); history: one row per epoch
-    (0 = before training); epoch_scores [E + 1, N]: every example's score after every epoch.
-    """
+class _Run:
+    """A cached training run: its config and the stored result (history, arrays, provenance)."""
 
     config: RunConfig
     result: Result
 
     @property
-    def table(self) -> pd.DataFrame:
-        a = self.result.arrays
-        return pd.DataFrame({c: a[c] for c in COLUMNS})
-
-    @property
     def history(self) -> pd.DataFrame:
         return self.result.history
-
-    @property
-    def epoch_scores(self) -> np.ndarray:
-        return self.result.arrays["epoch_scores"]
 
     @property
     def meta(self) -> dict:
@@ -54,6 +41,24 @@ class ScoreRun:
 
     def provenance(self) -> str:
         return self.result.provenance()
+
+
+@dataclass
+class ScoreRun(_Run):
+    """The outcome of :func:`score_run`.
+
+    table: one row per training example (``scores.COLUMNS``); history: one row per epoch
+    (0 = before training); epoch_scores [E + 1, N]: every example's score after every epoch.
+    """
+
+    @property
+    def table(self) -> pd.DataFrame:
+        a = self.result.arrays
+        return pd.DataFrame({c: a[c] for c in COLUMNS})
+
+    @property
+    def epoch_scores(self) -> np.ndarray:
+        return self.result.arrays["epoch_scores"]
 
 
 def run_data(cfg: RunConfig, device: torch.device | None = None):
@@ -121,34 +126,21 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
 
 
 @dataclass
-class DynamicsRun:
+class DynamicsRun(_Run):
     """The outcome of :func:`dynamics_run`: ``history`` has one row per epoch (0 = before
     training) with ``train_acc_<subset>``, ``test_acc_<subset>`` and the gradient statistics
     ``cos_<group>``, ``contrib_<group>``, ``contrib_all`` where they were computed."""
-
-    config: RunConfig
-    result: Result
-
-    @property
-    def history(self) -> pd.DataFrame:
-        return self.result.history
-
-    @property
-    def meta(self) -> dict:
-        return self.result.meta
 
     def subsets(self, split: str = "train") -> dict[str, np.ndarray]:
         """The followed subsets (name -> boolean mask) of the ``train`` or ``test`` split."""
         pre = "subset_" if split == "train" else "test_subset_"
         return {k[len(pre) :]: v for k, v in self.result.arrays.items() if k.startswith(pre)}
 
-    def provenance(self) -> str:
-        return self.result.provenance()
-
-    def model(self) -> torch.nn.Module:
-        """The trained model, on the CPU."""
+    def model(self, data=None) -> torch.nn.Module:
+        """The trained model, on the CPU. ``data``: the run's dataset if the caller has it
+        (``run_data``), which saves loading it again for the model's shape."""
         cfg = dataclasses.replace(self.config, device="cpu")
-        model = run_model(cfg, run_data(cfg))
+        model = run_model(cfg, (data or run_data(cfg)).to("cpu"))
         model.load_state_dict(torch.load(self.result.path / "model.pt", map_location="cpu"))
         return model
 
@@ -173,21 +165,23 @@ def dynamics_run(
     with ``grad_batches`` random mini-batches for the contributions.
     """
     device = resolve_device(cfg.device)
-    subsets, test_subsets = subsets or {}, test_subsets or {}
+    as_bool = lambda d: {k: np.asarray(v, bool) for k, v in (d or {}).items()}  # noqa: E731
+    subsets, test_subsets = as_bool(subsets), as_bool(test_subsets)
+    exclude = None if exclude is None else np.asarray(exclude, bool)
     unknown = set(grad_groups) - set(subsets)
     if unknown:
         raise MemlibError(f"grad_groups {sorted(unknown)} are not subsets: {sorted(subsets)}")
     key = cfg.key() | {
-        "subsets": {k: joblib.hash(np.asarray(v, bool)) for k, v in subsets.items()},
-        "test_subsets": {k: joblib.hash(np.asarray(v, bool)) for k, v in test_subsets.items()},
-        "exclude": None if exclude is None else joblib.hash(np.asarray(exclude, bool)),
+        "subsets": {k: joblib.hash(v) for k, v in subsets.items()},
+        "test_subsets": {k: joblib.hash(v) for k, v in test_subsets.items()},
+        "exclude": None if exclude is None else joblib.hash(exclude),
         "grad": [list(grad_epochs), list(grad_groups), grad_batches],
     }
 
     def compute(folder):
         data = run_data(cfg, device)
         model = run_model(cfg, data)
-        as_t = lambda m: torch.as_tensor(np.asarray(m, bool), device=device)  # noqa: E731
+        as_t = lambda m: torch.as_tensor(m, device=device)  # noqa: E731
         groups = {g: as_t(subsets[g]) for g in grad_groups}
         stats_seed = hash32(cfg.order_seed ^ _STATS)
 
@@ -218,10 +212,10 @@ def dynamics_run(
         )
         torch.save(model.state_dict(), folder / "model.pt")
         meta["source"] = data.source
-        arrays = {f"subset_{k}": np.asarray(v, bool) for k, v in subsets.items()}
-        arrays |= {f"test_subset_{k}": np.asarray(v, bool) for k, v in test_subsets.items()}
+        arrays = {f"subset_{k}": v for k, v in subsets.items()}
+        arrays |= {f"test_subset_{k}": v for k, v in test_subsets.items()}
         if exclude is not None:
-            arrays["exclude"] = np.asarray(exclude, bool)
+            arrays["exclude"] = exclude
         return pd.DataFrame(trained.history), arrays
 
     meta = {"profile": profile, "device": _describe(device)}

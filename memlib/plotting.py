@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from . import stats
 from .results import project_root
 
 PALETTE = {
@@ -75,15 +76,13 @@ def curves(
 ):
     """Per-epoch curves: ``columns`` maps legend label -> history column. ``smooth`` > 1 draws
     the centred sliding-window mean; the colour comes from the label's first word."""
-    from .stats import smooth as _smooth
-
     ax = ax or plt.subplots(figsize=(7, 4))[1]
     marker = "o" if len(history) <= 40 else None
     for label, col in columns.items():
         h = history[["epoch", col]].dropna()
         ax.plot(
             h["epoch"],
-            _smooth(h[col], smooth),
+            stats.smooth(h[col], smooth),
             style,
             label=label,
             color=PALETTE.get(label.split()[0]),

@@ -82,8 +82,8 @@ def extremes_per_class(table: pd.DataFrame, k: int) -> pd.DataFrame:
 def backpack_check(run: DynamicsRun, n_batches: int = 2, batch_size: int = 64, seed: int = 0):
     """The fast path against BackPACK on ``n_batches`` random training mini-batches of ``run``'s
     final model: the largest relative deviation of the cosine matrix and of the contributions."""
-    model = run.model()
     data = run_data(dataclasses.replace(run.config, device="cpu"))
+    model = run.model(data)
     gen = torch.Generator().manual_seed(seed)
     worst = {"cosine": 0.0, "contribution": 0.0}
     for _ in range(n_batches):
