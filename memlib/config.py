@@ -22,6 +22,7 @@ from .errors import MemlibError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 PROFILES = ("smoke", "cpu", "paper")
+ARCHS = ("mlp", "vgg11", "cct")
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,18 @@ class RunConfig:
     n_train: int = 0  # random training subset of this size; 0 = all examples
     split: str = "train"  # the split trained on (test: score the test set's examples)
     corrupt: int = 0  # training examples given a random other label
-    arch: str = "mlp"  # model family
+    arch: str = "mlp"  # model family: mlp, vgg11 or cct
     hidden: int = 4096  # hidden width of the MLP
+    width: float = 1.0  # channel multiplier of vgg11 (1.0: 64-512) and cct (1.0: 128 dims)
     turnover: bool = True  # turn-over dropout on (False: a plain model)
     lr: float = 0.06  # SGD learning rate
     epochs: int = 200  # training epochs
     batch_size: int = 256  # SGD mini-batch
     momentum: float = 0.0  # SGD momentum
+    optimizer: str = "sgd"  # sgd (the paper's), or adamw (the usual one for transformers)
+    milestones: tuple[int, ...] = ()  # epochs at which the lr is divided by 10
     bf16: bool = False  # bf16 autocast
+    channels_last: bool = False  # NHWC memory format for convolutional models
     mask_seed: int = 0  # turn-over masks
     corrupt_seed: int = 0  # which labels are corrupted, and to what
     init_seed: int = 0  # weight initialization
@@ -66,10 +71,22 @@ class RunConfig:
             )
         if not self.lr > 0 or not 0 <= self.momentum < 1:
             raise MemlibError("bad parameters: need lr > 0 and 0 <= momentum < 1")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise MemlibError(f"bad parameter optimizer={self.optimizer!r}: sgd or adamw")
         if self.split not in ("train", "test"):
             raise MemlibError(f"bad parameter split={self.split!r}: train or test")
-        if self.arch != "mlp":
-            raise MemlibError(f"bad parameter arch={self.arch!r}: known: mlp")
+        if self.arch not in ARCHS:
+            raise MemlibError(f"bad parameter arch={self.arch!r}: one of {', '.join(ARCHS)}")
+        if not self.width > 0:
+            raise MemlibError(f"bad parameter width={self.width}: must be > 0")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        if any(not 0 < m <= self.epochs for m in self.milestones) or list(
+            self.milestones
+        ) != sorted(set(self.milestones)):
+            raise MemlibError(
+                f"bad parameter milestones={list(self.milestones)}: increasing epochs in "
+                f"1..epochs={self.epochs}"
+            )
         resolve_device(self.device)
 
     def with_seed(self, seed: int) -> RunConfig:
@@ -130,11 +147,17 @@ class ScoreStudy(_Study):
     dataset: str = "mnist"  # dataset scored
     n_train: int = 0  # training subset size; 0 = all
     corrupt: int = 0  # random labels
+    arch: str = "mlp"  # mlp, vgg11 or cct
     hidden: int = 4096  # MLP width
+    width: float = 1.0  # channel multiplier of vgg11 and cct
     epochs: int = 20  # training epochs
     lr: float = 0.06  # SGD learning rate
+    momentum: float = 0.0  # SGD momentum
+    optimizer: str = "sgd"  # sgd or adamw
+    milestones: list[int] = field(default_factory=list)  # epochs where the lr is divided by 10
     batch_size: int = 256  # mini-batch size
     bf16: bool = False  # bf16 autocast
+    channels_last: bool = False  # NHWC memory format (convolutional models)
     seeds: list[int] = field(default_factory=lambda: [0])  # one run per seed
     device: str = "auto"  # training device
 
@@ -188,13 +211,19 @@ class PartitionStudy(_Study):
     profile: str = "cpu"
     dataset: str = "mnist"
     n_train: int = 0
+    arch: str = "mlp"
     hidden: int = 4096
+    width: float = 1.0
     epochs: int = 20  # epochs of the scoring runs (those of Figure 2a)
-    train_epochs: int = 30  # epochs of the plain MLP whose dynamics are followed
+    train_epochs: int = 30  # epochs of the plain model whose dynamics are followed
     fraction: float = 0.1  # share of each set in each of the easy and difficult subsets
     lr: float = 0.06
+    momentum: float = 0.0
+    milestones: list[int] = field(default_factory=list)  # lr / 10 in the scoring runs
+    train_milestones: list[int] = field(default_factory=list)  # lr / 10 in the followed runs
     batch_size: int = 256
     bf16: bool = False
+    channels_last: bool = False
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"
 
@@ -205,6 +234,41 @@ class PartitionStudy(_Study):
                 f"bad parameters fraction={self.fraction}, train_epochs={self.train_epochs}: "
                 "need 0 < fraction <= 0.5 and train_epochs >= 1"
             )
+        self.followed(self.seeds[0])  # the followed run's parameters too
+
+    def followed(self, seed: int) -> RunConfig:
+        """The followed run of one seed: a plain model, ``train_epochs``, ``train_milestones``."""
+        return self.run(
+            seed, turnover=False, epochs=self.train_epochs, milestones=self.train_milestones
+        )
+
+
+@dataclass(frozen=True)
+class CorruptionStudy(_Study):
+    """Parameters of Figure 10: a plain model trained on the same data with a growing fraction
+    of random labels (``levels``, shares of the training set), followed to the end."""
+
+    profile: str = "cpu"
+    dataset: str = "cifar10"
+    n_train: int = 0
+    levels: list[float] = field(default_factory=lambda: [0.0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    arch: str = "vgg11"
+    hidden: int = 4096  # MLP width (arch mlp)
+    width: float = 1.0
+    epochs: int = 200
+    lr: float = 0.01
+    momentum: float = 0.9
+    milestones: list[int] = field(default_factory=lambda: [100, 150])
+    batch_size: int = 256
+    bf16: bool = False
+    channels_last: bool = False
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+
+    def __post_init__(self):
+        self._check()
+        if not self.levels or any(not 0 <= x <= 1 for x in self.levels):
+            raise MemlibError(f"bad parameter levels={self.levels}: fractions in [0, 1]")
 
 
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
@@ -216,6 +280,11 @@ NOTEBOOKS: dict[str, type] = {
     "fig5ab_easy_difficult": PartitionStudy,
     "fig7_gallery": ScoreStudy,
     "fig9a_early_convergence": ScoreStudy,
+    "fig5cd_easy_difficult_cifar": PartitionStudy,
+    "fig6_informative_difficult": PartitionStudy,
+    "fig8_gallery_cifar": ScoreStudy,
+    "fig9b_early_convergence_cct": ScoreStudy,
+    "fig10_corruption_levels": CorruptionStudy,
 }
 
 

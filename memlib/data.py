@@ -63,6 +63,17 @@ class Dataset:
         }
         return replace(self, **t)
 
+    def channels_last(self) -> Dataset:
+        """The same data with images in NHWC memory format (faster convolutions on the CPU)."""
+        fmt = torch.channels_last
+        if self.x_train.dim() != 4:
+            return self
+        return replace(
+            self,
+            x_train=self.x_train.contiguous(memory_format=fmt),
+            x_test=self.x_test.contiguous(memory_format=fmt),
+        )
+
     def subset(self, idx: Tensor) -> Dataset:
         """The training examples ``idx`` (indices or a boolean mask [N]); the test set is kept."""
         return replace(
@@ -96,6 +107,12 @@ def corrupt_labels(y: Tensor, n: int, n_classes: int, seed: int) -> tuple[Tensor
     y_new = y.clone()
     y_new[idx] = (y[idx].cpu() + shift).remainder(n_classes).to(y.device)
     return y_new, idx
+
+
+def subset_indices(n_total: int, n_train: int, seed: int) -> Tensor:
+    """The sorted indices of the random ``n_train`` examples that ``load_dataset`` keeps."""
+    keep = torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))
+    return keep[:n_train].sort().values
 
 
 def load_dataset(
@@ -132,8 +149,7 @@ def load_dataset(
     if n_train:
         if not 0 < n_train <= len(ytr):
             raise MemlibError(f"n_train={n_train} but {name} has {len(ytr)} training examples")
-        keep = torch.randperm(len(ytr), generator=torch.Generator().manual_seed(subset_seed))
-        keep = keep[:n_train].sort().values
+        keep = subset_indices(len(ytr), n_train, subset_seed)
         xtr, ytr = xtr[keep], ytr[keep]
     n_classes = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
     y_used, idx = corrupt_labels(ytr, corrupt, n_classes, corrupt_seed)

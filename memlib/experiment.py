@@ -63,7 +63,7 @@ class ScoreRun(_Run):
 
 def run_data(cfg: RunConfig, device: torch.device | None = None):
     """The dataset of a run, with its corrupted labels, exactly as the run sees it."""
-    return load_dataset(
+    data = load_dataset(
         cfg.dataset,
         corrupt=cfg.corrupt,
         corrupt_seed=hash32(cfg.corrupt_seed ^ _CORRUPT),
@@ -72,6 +72,7 @@ def run_data(cfg: RunConfig, device: torch.device | None = None):
         split=cfg.split,
         device=device or resolve_device(cfg.device),
     )
+    return data.channels_last() if cfg.channels_last else data
 
 
 def run_model(cfg: RunConfig, data) -> torch.nn.Module:
@@ -84,8 +85,10 @@ def run_model(cfg: RunConfig, data) -> torch.nn.Module:
         turnover=cfg.turnover,
         mask_seed=cfg.mask_seed,
         init_seed=hash32(cfg.init_seed ^ _INIT),
+        width=cfg.width,
     )
-    return model.to(data.x_train.device)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    return model.to(data.x_train.device, memory_format=fmt)
 
 
 def _schedule(cfg: RunConfig) -> Schedule:
@@ -94,6 +97,8 @@ def _schedule(cfg: RunConfig) -> Schedule:
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
         momentum=cfg.momentum,
+        optimizer=cfg.optimizer,
+        milestones=cfg.milestones,
         bf16=cfg.bf16,
     )
 
@@ -154,6 +159,7 @@ def dynamics_run(
     grad_epochs: tuple[int, ...] = (),
     grad_groups: tuple[str, ...] = (),
     grad_batches: int = 40,
+    test: bool = True,
     profile: str = "",
     progress: bool = True,
 ) -> DynamicsRun:
@@ -162,7 +168,8 @@ def dynamics_run(
     subsets / test_subsets: name -> boolean mask over the training / test examples. exclude: a
     boolean mask of training examples left out of training (still evaluated). At ``grad_epochs``
     the history gets :func:`gradients.epoch_stats` for the subsets named in ``grad_groups``,
-    with ``grad_batches`` random mini-batches for the contributions.
+    with ``grad_batches`` random mini-batches for the contributions. ``test=False`` skips the
+    test set (its history columns are NaN): for runs that only follow training subsets.
     """
     device = resolve_device(cfg.device)
     as_bool = lambda d: {k: np.asarray(v, bool) for k, v in (d or {}).items()}  # noqa: E731
@@ -176,10 +183,13 @@ def dynamics_run(
         "test_subsets": {k: joblib.hash(v) for k, v in test_subsets.items()},
         "exclude": None if exclude is None else joblib.hash(exclude),
         "grad": [list(grad_epochs), list(grad_groups), grad_batches],
+        "test": test,
     }
 
     def compute(folder):
         data = run_data(cfg, device)
+        if not test:
+            data = dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])
         model = run_model(cfg, data)
         as_t = lambda m: torch.as_tensor(m, device=device)  # noqa: E731
         groups = {g: as_t(subsets[g]) for g in grad_groups}

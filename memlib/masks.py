@@ -115,7 +115,8 @@ def mask_reference(i: int, n_units: int, layer: int, seed: int) -> list[bool]:
 class TurnoverDropout(nn.Module):
     """Turn-over dropout on ``n_units`` neurons, or on ``n_units`` feature maps if ``spatial``.
 
-    ``forward(h, idx, mode)``: ``h`` is [B, n_units] (linear) or [B, n_units, H, W] (spatial),
+    ``forward(h, idx, mode)``: ``h`` is [B, n_units] or [B, T, n_units] (linear: tokens share
+    their example's mask) or [B, n_units, H, W] (spatial),
     ``idx`` [B] the training indices of the rows, ``mode`` one of ``MODES``. ``idx=None`` returns
     ``h`` unchanged: the full network, used for examples that own no mask.
     """
@@ -130,7 +131,9 @@ class TurnoverDropout(nn.Module):
         scale = mask_scale(idx.to(h.device), self.n_units, self.layer, self.seed, mode, h.dtype)
         if self.spatial:
             scale = scale[:, :, None, None]
-        return h * scale  # [B, U] or [B, U, H, W]
+        elif h.dim() == 3:
+            scale = scale[:, None, :]
+        return h * scale  # [B, U], [B, T, U] or [B, U, H, W]
 
     def extra_repr(self) -> str:
         kind = "spatial" if self.spatial else "linear"

@@ -49,7 +49,7 @@ def evaluate(
     y: Tensor,
     idx: Tensor | None = None,
     *,
-    batch_size: int = 4096,
+    batch_size: int | None = None,
     bf16: bool = False,
 ) -> dict[str, Tensor]:
     """Per-example cross-entropy and prediction [N] of the full network, and with ``idx`` [N]
@@ -57,6 +57,7 @@ def evaluate(
 
     Keys: loss_full, pred_full (+ loss_unmuted, pred_unmuted, loss_muted, pred_muted).
     """
+    batch_size = batch_size or getattr(model, "eval_batch_size", 4096)
     was_training = model.training
     model.eval()
     turnover = getattr(model, "turnover", False)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pandas as pd
 import torch
 
 from . import gradients as G
-from .config import DynamicsStudy, PartitionStudy
+from .config import CorruptionStudy, DynamicsStudy, PartitionStudy
+from .data import subset_indices
+from .errors import MemlibError
 from .experiment import DynamicsRun, dynamics_run, extremes, pick, run_data, score_run
 from .masks import hash32
 
@@ -43,8 +46,10 @@ def random_label_dynamics(p: DynamicsStudy, seed: int, turnover: bool = False) -
 
 def score_test_set(p: PartitionStudy, seed: int):
     """Memorization scores of the *test* examples: the Figure 2(a) recipe, trained on the test
-    set (a turn-over model of its own, which the followed model never meets). Returns a ScoreRun."""
-    cfg = p.run(seed, split="test", n_train=0, corrupt=0)
+    set (a turn-over model of its own, which the followed model never meets). With ``n_train``
+    set, on a random subset of the test set of that size (at most all of it). Returns a ScoreRun."""
+    n = p.n_train and min(p.n_train, len(run_data(p.run(seed), device=None).y_test))
+    cfg = p.run(seed, split="test", n_train=n, corrupt=0)
     return score_run(cfg, profile=p.profile)
 
 
@@ -54,10 +59,15 @@ def partition_dynamics(p: PartitionStudy, seed: int, control: bool = False) -> D
     the easy and difficult subsets; a plain MLP trains for ``p.train_epochs`` and is followed on
     them. ``control`` leaves the difficult training subset out of training."""
     train_scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
-    test = score_test_set(p, seed).table.score.to_numpy()
+    test_run = score_test_set(p, seed)
+    test = test_run.table.score.to_numpy()
     easy, difficult = extremes(train_scores, round(p.fraction * len(train_scores)))
     t_easy, t_difficult = extremes(test, round(p.fraction * len(test)))
-    cfg = dataclasses.replace(p.run(seed), turnover=False, epochs=p.train_epochs)
+    n_test = len(run_data(p.run(seed), device=None).y_test)
+    if len(test) < n_test:  # scored on a subset of the test set: masks over the whole of it
+        keep = subset_indices(n_test, len(test), test_run.config.subset_seed).numpy()
+        t_easy, t_difficult = (np.isin(np.arange(n_test), keep[m]) for m in (t_easy, t_difficult))
+    cfg = p.followed(seed)
     return dynamics_run(
         cfg,
         subsets={"easy": easy, "difficult": difficult},
@@ -65,6 +75,33 @@ def partition_dynamics(p: PartitionStudy, seed: int, control: bool = False) -> D
         exclude=difficult if control else None,
         profile=p.profile,
     )
+
+
+def subset_training(p: PartitionStudy, seed: int, on: str) -> DynamicsRun:
+    """Figure 6: the easy and difficult subsets of :func:`partition_dynamics` (same scores, same
+    size), and a plain model trained for ``p.train_epochs`` on the one named ``on`` only; the
+    history follows both (the other one is never trained on)."""
+    if on not in ("easy", "difficult"):
+        raise MemlibError(f"subset_training(on={on!r}): easy or difficult")
+    train_scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
+    easy, difficult = extremes(train_scores, round(p.fraction * len(train_scores)))
+    cfg = p.followed(seed)
+    return dynamics_run(
+        cfg,
+        subsets={"easy": easy, "difficult": difficult},
+        exclude=~(easy if on == "easy" else difficult),
+        test=False,
+        profile=p.profile,
+    )
+
+
+def corruption_dynamics(p: CorruptionStudy, seed: int, level: float) -> DynamicsRun:
+    """Figure 10: a plain model trained with ``round(level * N)`` random labels (N: the training
+    set, after ``n_train``), followed on its random-label and real-label examples."""
+    n = p.n_train or run_data(p.run(seed), device=None).n_train
+    cfg = p.run(seed, turnover=False, corrupt=round(level * n))
+    corrupted = run_data(cfg, device=None).corrupted.cpu().numpy()
+    return dynamics_run(cfg, subsets={"random": corrupted, "real": ~corrupted}, profile=p.profile)
 
 
 def extremes_per_class(table: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -30,6 +30,7 @@ class Schedule:
     epochs: int = 200  # passes over the training set
     batch_size: int = 256  # examples per SGD step
     momentum: float = 0.0  # SGD momentum (0.9 for VGG-11 on CIFAR-10)
+    optimizer: str = "sgd"  # sgd, or adamw (torch's defaults: betas 0.9/0.999, decay 0.01)
     milestones: tuple[int, ...] = ()  # epochs at which the lr is multiplied by gamma
     gamma: float = 0.1  # lr decay factor at each milestone
     bf16: bool = False  # bf16 autocast (AMX on this CPU, tensor cores on a GPU)
@@ -79,7 +80,10 @@ def train(
     device = data.x_train.device
     idx_all = torch.arange(data.n_train, device=device)
     train_idx = idx_all if train_idx is None else idx_all[train_idx.to(device)]
-    opt = torch.optim.SGD(model.parameters(), lr=sched.lr, momentum=sched.momentum)
+    if sched.optimizer == "adamw":
+        opt = torch.optim.AdamW(model.parameters(), lr=sched.lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=sched.lr, momentum=sched.momentum)
     lr_at = torch.optim.lr_scheduler.MultiStepLR(opt, list(sched.milestones), sched.gamma)
     history: list[dict] = []
     scores: list[np.ndarray] = []

@@ -33,6 +33,15 @@ def test_bad_values_fail_with_the_parameter_name():
         with pytest.raises(MemlibError, match="CUDA is not available"):
             RunConfig(device="cuda")
     assert ScoreStudy(lr=1).lr == 1  # an int is a fine float
+    with pytest.raises(MemlibError, match="arch"):
+        RunConfig(arch="resnet")
+    with pytest.raises(MemlibError, match="milestones"):
+        RunConfig(epochs=10, milestones=[5, 3])
+    with pytest.raises(MemlibError, match="optimizer"):
+        RunConfig(optimizer="adam")
+    with pytest.raises(MemlibError, match="width"):
+        ScoreStudy(arch="vgg11", width=0)
+    assert RunConfig(epochs=10, milestones=[5, 8]).milestones == (5, 8)
 
 
 def test_unknown_names_fail_before_any_work():

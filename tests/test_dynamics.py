@@ -6,15 +6,17 @@ import pytest
 import torch
 
 from memlib import RunConfig
-from memlib.config import DynamicsStudy, PartitionStudy
+from memlib.config import CorruptionStudy, DynamicsStudy, PartitionStudy
 from memlib.data import load_dataset
 from memlib.errors import MemlibError
 from memlib.experiment import dynamics_run, extremes, pick
 from memlib.studies import (
     backpack_check,
+    corruption_dynamics,
     extremes_per_class,
     partition_dynamics,
     random_label_dynamics,
+    subset_training,
 )
 
 
@@ -105,9 +107,31 @@ def test_studies_pick_their_subsets(mnist_root, monkeypatch):
 
     q = PartitionStudy(**common, epochs=2, train_epochs=2, fraction=0.1, device="cpu")
     main, ctrl = partition_dynamics(q, 0), partition_dynamics(q, 0, control=True)
-    assert main.subsets()["difficult"].sum() == 60 and main.subsets("test")["easy"].sum() == 1000
+    # test-set scores of a model trained on as many test examples (600 of 10,000): masks over all
+    t_easy = main.subsets("test")["easy"]
+    assert main.subsets()["difficult"].sum() == 60 and t_easy.sum() == 60 and len(t_easy) == 10000
     assert (ctrl.result.arrays["exclude"] == main.subsets()["difficult"]).all()
     assert "test_acc_difficult" in main.history
+
+    on_d = subset_training(q, 0, on="difficult")  # Figure 6: the same subsets, one trained on
+    assert (on_d.result.arrays["exclude"] == ~main.subsets()["difficult"]).all()
+    assert (on_d.subsets()["easy"] == main.subsets()["easy"]).all()
+    assert on_d.history.test_acc.isna().all() and on_d.history.train_acc_easy.notna().all()
+    assert on_d.config.turnover is False and on_d.config.epochs == q.train_epochs
+
+    c = CorruptionStudy(
+        **common,
+        dataset="mnist",
+        arch="mlp",
+        levels=[0.0, 0.5],
+        epochs=1,
+        milestones=[],
+        momentum=0.0,
+        device="cpu",
+    )
+    noisy = corruption_dynamics(c, 0, 0.5)  # Figure 10: half of the 600 labels random
+    assert noisy.config.corrupt == 300 and noisy.subsets()["random"].sum() == 300
+    assert corruption_dynamics(c, 0, 0.0).subsets()["random"].sum() == 0
 
 
 def test_study_parameters_fail_early():
@@ -115,6 +139,10 @@ def test_study_parameters_fail_early():
         DynamicsStudy(corrupt=100, subset_size=200)
     with pytest.raises(MemlibError, match="fraction"):
         PartitionStudy(fraction=0.9)
+    with pytest.raises(MemlibError, match="milestones"):
+        PartitionStudy(train_epochs=10, train_milestones=[20])
+    with pytest.raises(MemlibError, match="levels"):
+        CorruptionStudy(levels=[0.0, 1.5])
     assert DynamicsStudy(epochs=23, grad_every=5).grad_epochs()[-4:] == (10, 15, 20, 23)
 
 

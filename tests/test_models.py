@@ -74,3 +74,29 @@ def test_vgg11_channels_last_and_plain():
     )
     assert not plain.turnover and plain.fc.bias is not None
     torch.testing.assert_close(plain(x, idx, "muted"), plain(x))  # no masks at all
+
+
+def test_cct_masks_go_where_its_docstring_says():
+    torch.manual_seed(0)
+    model = build_model(
+        "cct", (1, 28, 28), 10, hidden=0, turnover=True, mask_seed=3, init_seed=0, width=0.25
+    )
+    x, y, idx = torch.randn(1, 1, 28, 28), torch.tensor([4]), torch.tensor([11])
+    assert model(x, idx, "unmuted").shape == (1, 10) and model.fc.bias is None
+    F.cross_entropy(model(x, idx, "unmuted"), y).backward()
+    # tokenizer convolutions: a masked feature map's filter gets no gradient from the example
+    for k, conv in enumerate((model.conv1, model.conv2)):
+        muted = model.drops[k](torch.ones(1, conv.out_channels, 1, 1), idx)[0, :, 0, 0] == 0
+        assert 0 < muted.sum() < conv.out_channels
+        assert conv.weight.grad[muted].abs().sum() == 0 and conv.bias.grad[muted].abs().sum() == 0
+        assert conv.weight.grad[~muted].abs().sum() > 0
+    # each block's MLP: a masked hidden unit's row of fc1 and column of fc2 get none either
+    for k, block in enumerate(model.blocks):
+        muted = model.drops[2 + k](torch.ones(1, 1, block.fc1.out_features), idx)[0, 0] == 0
+        assert 0 < muted.sum() < block.fc1.out_features
+        assert block.fc1.weight.grad[muted].abs().sum() == 0
+        assert block.fc2.weight.grad[:, muted].abs().sum() == 0
+        assert block.fc2.weight.grad[:, ~muted].abs().sum() > 0
+    # the full network is the plain forward; muted differs from unmuted
+    with torch.no_grad():
+        assert not torch.allclose(model(x, idx, "muted"), model(x, idx, "unmuted"))
