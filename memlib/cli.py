@@ -82,7 +82,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
     s.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    s.add_argument("--arch", default="mlp", help="mlp (default), vgg11 or cct")
     s.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
+    s.add_argument("--width", type=float, default=1.0, help="vgg11/cct channel multiplier")
+    s.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    s.add_argument(
+        "--milestones", type=int, nargs="*", default=[], help="epochs where the lr drops 10x"
+    )
+    s.add_argument("--channels-last", action="store_true", help="NHWC (convolutional models)")
     s.add_argument("--lr", type=float, default=0.06, help="SGD learning rate (default 0.06)")
     s.add_argument("--batch-size", type=int, default=256, help="mini-batch (default 256)")
     s.add_argument("--seed", type=int, default=0, help="seed of masks, labels, init, order")
@@ -116,7 +123,12 @@ def _score(args) -> None:
         dataset=args.dataset,
         corrupt=args.corrupt,
         epochs=args.epochs,
+        arch=args.arch,
         hidden=args.hidden,
+        width=args.width,
+        momentum=args.momentum,
+        milestones=tuple(args.milestones),
+        channels_last=args.channels_last,
         lr=args.lr,
         batch_size=args.batch_size,
         bf16=args.bf16,

@@ -205,8 +205,9 @@ class DynamicsStudy(_Study):
 
 @dataclass(frozen=True)
 class PartitionStudy(_Study):
-    """Parameters of Figure 5(a,b): scores (as for Figure 2a) partition the training and test
-    sets; a plain MLP is then trained and followed on the easy and difficult subsets."""
+    """Parameters of Figures 5 and 6: scores (as for Figure 2a, or 8) partition the training and
+    test sets; a plain model is then trained and followed on the easy and difficult subsets
+    (Figure 5), or trained on one of them only (Figure 6)."""
 
     profile: str = "cpu"
     dataset: str = "mnist"

@@ -109,6 +109,8 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
 
     def compute(folder):
         data = run_data(cfg, device)
+        if cfg.split == "test":  # scoring the test set: the other split needs no evaluation
+            data = _without_test(data)
         model = run_model(cfg, data)
         subsets = {"corrupted": data.corrupted, "clean": ~data.corrupted} if cfg.corrupt else {}
         trained = train(
@@ -189,7 +191,7 @@ def dynamics_run(
     def compute(folder):
         data = run_data(cfg, device)
         if not test:
-            data = dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])
+            data = _without_test(data)
         model = run_model(cfg, data)
         as_t = lambda m: torch.as_tensor(m, device=device)  # noqa: E731
         groups = {g: as_t(subsets[g]) for g in grad_groups}
@@ -230,6 +232,11 @@ def dynamics_run(
 
     meta = {"profile": profile, "device": _describe(device)}
     return DynamicsRun(cfg, cached("dynamics_run", key, compute, meta=meta))
+
+
+def _without_test(data):
+    """The dataset with an empty test split: training never evaluates it (history: NaN)."""
+    return dataclasses.replace(data, x_test=data.x_test[:0], y_test=data.y_test[:0])
 
 
 def pick(mask: np.ndarray, k: int, seed: int) -> np.ndarray:

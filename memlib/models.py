@@ -185,8 +185,7 @@ class CCT(nn.Module):
         self.norm, self.attend = nn.LayerNorm(c), nn.Linear(c, 1)
         self.fc = nn.Linear(c, n_classes, bias=not turnover)
         self._turnover = turnover
-        n_drop = 2 + depth
-        units = [c // 2, c] + [c] * depth
+        units = [c // 2, c] + [c] * depth  # layer ids 0, 1: tokenizer maps; 2, ...: block MLPs
         self.drops = (
             nn.ModuleList(
                 TurnoverDropout(u, layer=k, seed=mask_seed, spatial=k < 2)
@@ -195,7 +194,6 @@ class CCT(nn.Module):
             if turnover
             else None
         )
-        assert len(units) == n_drop
 
     @property
     def turnover(self) -> bool:

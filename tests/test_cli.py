@@ -52,6 +52,8 @@ def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
         (["--dataset", "npz:BAD"], "must hold arrays"),
         (["--dataset", "npz:TINY", "--corrupt", "201"], "larger than the 200"),
         (["--dataset", "npz:TINY", "--epochs", "0"], "epochs"),
+        (["--dataset", "npz:TINY", "--arch", "resnet"], "arch"),
+        (["--dataset", "npz:TINY", "--milestones", "5", "2"], "milestones"),
         (["--dataset", "npz:TINY", "--out", "/no/such/dir/s.csv"], "does not exist"),
         (["--dataset", "npz:TINY", "--out", "DIR"], "is a directory"),
     ],

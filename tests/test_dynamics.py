@@ -16,6 +16,7 @@ from memlib.studies import (
     extremes_per_class,
     partition_dynamics,
     random_label_dynamics,
+    score_test_set,
     subset_training,
 )
 
@@ -112,6 +113,8 @@ def test_studies_pick_their_subsets(mnist_root, monkeypatch):
     assert main.subsets()["difficult"].sum() == 60 and t_easy.sum() == 60 and len(t_easy) == 10000
     assert (ctrl.result.arrays["exclude"] == main.subsets()["difficult"]).all()
     assert "test_acc_difficult" in main.history
+    scorer = score_test_set(q, 0)  # trains on test images: the training split is not evaluated
+    assert scorer.config.split == "test" and scorer.history.test_acc.isna().all()
 
     on_d = subset_training(q, 0, on="difficult")  # Figure 6: the same subsets, one trained on
     assert (on_d.result.arrays["exclude"] == ~main.subsets()["difficult"]).all()
