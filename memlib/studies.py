@@ -16,7 +16,15 @@ from . import gradients as G
 from .config import CorruptionStudy, DynamicsStudy, PartitionStudy
 from .data import subset_indices
 from .errors import MemlibError
-from .experiment import DynamicsRun, dynamics_run, extremes, pick, run_data, score_run
+from .experiment import (
+    DynamicsRun,
+    dynamics_run,
+    extremes,
+    pick,
+    run_data,
+    run_model,
+    score_run,
+)
 from .masks import hash32
 
 _PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
@@ -102,6 +110,36 @@ def corruption_dynamics(p: CorruptionStudy, seed: int, level: float) -> Dynamics
     cfg = p.run(seed, turnover=False, corrupt=round(level * n))
     corrupted = run_data(cfg, device=None).corrupted.cpu().numpy()
     return dynamics_run(cfg, subsets={"random": corrupted, "real": ~corrupted}, profile=p.profile)
+
+
+def mask_code_probe(run, batch_size: int = 500) -> dict[str, float]:
+    """Does a turn-over model read its examples' masks instead of their images? The accuracy,
+    against each training example's label, of its *unmuted* sub-network fed its own image
+    (``real``), a blank image (``blank``, all zeros after standardization), or the next
+    example's image (``swapped``). High accuracy without the real image means the mask pattern
+    alone identifies the example: memorization by a per-example code."""
+    cfg = dataclasses.replace(run.config, device="cpu")
+    data = run_data(cfg)
+    model = run_model(cfg, data)
+    model.load_state_dict(torch.load(run.result.path / "model.pt", map_location="cpu"))
+    model.eval()
+    idx = torch.arange(data.n_train)
+    inputs = {
+        "real": data.x_train,
+        "blank": torch.zeros_like(data.x_train),
+        "swapped": data.x_train[torch.roll(idx, 1)],
+    }
+    out = {}
+    with torch.no_grad():
+        for name, x in inputs.items():
+            pred = torch.cat(
+                [
+                    model(x[b : b + batch_size], idx[b : b + batch_size], "unmuted").argmax(1)
+                    for b in range(0, len(idx), batch_size)
+                ]
+            )
+            out[name] = (pred == data.y_train).float().mean().item()
+    return out
 
 
 def extremes_per_class(table: pd.DataFrame, k: int) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from memlib.studies import (
     backpack_check,
     corruption_dynamics,
     extremes_per_class,
+    mask_code_probe,
     partition_dynamics,
     random_label_dynamics,
     score_test_set,
@@ -158,3 +159,16 @@ def test_extremes_per_class():
     high = g[g.kind == "highest"].sort_values(["label", "rank"])
     assert low["index"].tolist() == [7, 1, 4, 6]
     assert high["index"].tolist() == [0, 2, 3, 5]
+
+
+def test_mask_code_probe(tiny_npz):
+    import dataclasses
+
+    from memlib.experiment import score_run
+
+    run = score_run(dataclasses.replace(_cfg(tiny_npz), turnover=True), progress=False)
+    probe = mask_code_probe(run)
+    assert set(probe) == {"real", "blank", "swapped"}
+    assert all(0 <= v <= 1 for v in probe.values())
+    # its own images: the unmuted training accuracy of the score table (up to argmax near-ties)
+    assert abs(probe["real"] - (run.table.pred_unmuted == run.table.label).mean()) <= 0.02
