@@ -42,6 +42,14 @@ class _Run:
     def provenance(self) -> str:
         return self.result.provenance()
 
+    def model(self, data=None) -> torch.nn.Module:
+        """The trained model, on the CPU. ``data``: the run's dataset if the caller has it
+        (``run_data``), which saves loading it again for the model's shape."""
+        cfg = dataclasses.replace(self.config, device="cpu")
+        model = run_model(cfg, (data or run_data(cfg)).to("cpu"))
+        model.load_state_dict(torch.load(self.result.path / "model.pt", map_location="cpu"))
+        return model
+
 
 @dataclass
 class ScoreRun(_Run):
@@ -142,14 +150,6 @@ class DynamicsRun(_Run):
         """The followed subsets (name -> boolean mask) of the ``train`` or ``test`` split."""
         pre = "subset_" if split == "train" else "test_subset_"
         return {k[len(pre) :]: v for k, v in self.result.arrays.items() if k.startswith(pre)}
-
-    def model(self, data=None) -> torch.nn.Module:
-        """The trained model, on the CPU. ``data``: the run's dataset if the caller has it
-        (``run_data``), which saves loading it again for the model's shape."""
-        cfg = dataclasses.replace(self.config, device="cpu")
-        model = run_model(cfg, (data or run_data(cfg)).to("cpu"))
-        model.load_state_dict(torch.load(self.result.path / "model.pt", map_location="cpu"))
-        return model
 
 
 def dynamics_run(

@@ -22,7 +22,6 @@ from .experiment import (
     extremes,
     pick,
     run_data,
-    run_model,
     score_run,
 )
 from .masks import hash32
@@ -52,13 +51,22 @@ def random_label_dynamics(p: DynamicsStudy, seed: int, turnover: bool = False) -
     )
 
 
-def score_test_set(p: PartitionStudy, seed: int):
+def score_test_set(p: PartitionStudy, seed: int, n_test: int | None = None):
     """Memorization scores of the *test* examples: the Figure 2(a) recipe, trained on the test
     set (a turn-over model of its own, which the followed model never meets). With ``n_train``
-    set, on a random subset of the test set of that size (at most all of it). Returns a ScoreRun."""
-    n = p.n_train and min(p.n_train, len(run_data(p.run(seed), device=None).y_test))
+    set, on a random subset of the test set of that size (at most all of it). ``n_test``: the
+    test set's size, if the caller knows it. Returns a ScoreRun."""
+    if p.n_train and n_test is None:
+        n_test = len(run_data(p.run(seed), device=None).y_test)
+    n = p.n_train and min(p.n_train, n_test)
     cfg = p.run(seed, split="test", n_train=n, corrupt=0)
     return score_run(cfg, profile=p.profile)
+
+
+def _train_partition(p: PartitionStudy, seed: int):
+    """The ``p.fraction`` lowest- and highest-score training examples (this seed's scoring run)."""
+    scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
+    return extremes(scores, round(p.fraction * len(scores)))
 
 
 def partition_dynamics(p: PartitionStudy, seed: int, control: bool = False) -> DynamicsRun:
@@ -66,12 +74,11 @@ def partition_dynamics(p: PartitionStudy, seed: int, control: bool = False) -> D
     (scores of the Figure 2(a) run of this seed) and of the test set (:func:`score_test_set`) are
     the easy and difficult subsets; a plain MLP trains for ``p.train_epochs`` and is followed on
     them. ``control`` leaves the difficult training subset out of training."""
-    train_scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
-    test_run = score_test_set(p, seed)
-    test = test_run.table.score.to_numpy()
-    easy, difficult = extremes(train_scores, round(p.fraction * len(train_scores)))
-    t_easy, t_difficult = extremes(test, round(p.fraction * len(test)))
+    easy, difficult = _train_partition(p, seed)
     n_test = len(run_data(p.run(seed), device=None).y_test)
+    test_run = score_test_set(p, seed, n_test)
+    test = test_run.table.score.to_numpy()
+    t_easy, t_difficult = extremes(test, round(p.fraction * len(test)))
     if len(test) < n_test:  # scored on a subset of the test set: masks over the whole of it
         keep = subset_indices(n_test, len(test), test_run.config.subset_seed).numpy()
         t_easy, t_difficult = (np.isin(np.arange(n_test), keep[m]) for m in (t_easy, t_difficult))
@@ -91,8 +98,7 @@ def subset_training(p: PartitionStudy, seed: int, on: str) -> DynamicsRun:
     history follows both (the other one is never trained on)."""
     if on not in ("easy", "difficult"):
         raise MemlibError(f"subset_training(on={on!r}): easy or difficult")
-    train_scores = score_run(p.run(seed), profile=p.profile).table.score.to_numpy()
-    easy, difficult = extremes(train_scores, round(p.fraction * len(train_scores)))
+    easy, difficult = _train_partition(p, seed)
     cfg = p.followed(seed)
     return dynamics_run(
         cfg,
@@ -118,11 +124,8 @@ def mask_code_probe(run, batch_size: int = 500) -> dict[str, float]:
     (``real``), a blank image (``blank``, all zeros after standardization), or the next
     example's image (``swapped``). High accuracy without the real image means the mask pattern
     alone identifies the example: memorization by a per-example code."""
-    cfg = dataclasses.replace(run.config, device="cpu")
-    data = run_data(cfg)
-    model = run_model(cfg, data)
-    model.load_state_dict(torch.load(run.result.path / "model.pt", map_location="cpu"))
-    model.eval()
+    data = run_data(dataclasses.replace(run.config, device="cpu"))
+    model = run.model(data).eval()
     idx = torch.arange(data.n_train)
     inputs = {
         "real": data.x_train,
