@@ -272,6 +272,55 @@ class CorruptionStudy(_Study):
             raise MemlibError(f"bad parameter levels={self.levels}: fractions in [0, 1]")
 
 
+@dataclass(frozen=True)
+class GroundTruthStudy(_Study):
+    """Parameters of the ground-truth chapter: turn-over-dropout scores (one run per seed) against
+    the Feldman-Zhang estimator (``models`` plain MLPs, each on a random ``fraction`` of the
+    data), on the same data, clean and with ``corrupt`` random labels, with the same recipe."""
+
+    profile: str = "cpu"
+    dataset: str = "mnist"
+    n_train: int = 1000  # training examples (a random subset; 0 = all)
+    corrupt: int = 100  # random labels in the noisy condition (the clean one has none)
+    data_seed: int = 0  # which labels are randomized: the same data for every run
+    hidden: int = 256  # MLP width, of the turn-over model and of every ground-truth model
+    epochs: int = 30
+    lr: float = 0.06
+    momentum: float = 0.9
+    batch_size: int = 128
+    bf16: bool = False
+    models: int = 512  # Feldman-Zhang models (k)
+    fraction: float = 0.7  # share of the training set each of them trains on (r)
+    chunk: int = 16  # models trained at once, as one ensemble
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])  # turn-over runs
+    top: float = 0.1  # precision@k: the top share of examples compared
+    bootstrap: int = 1000  # bootstrap resamples of the examples, for the intervals
+    device: str = "auto"
+
+    def __post_init__(self):
+        from .groundtruth import check_fz
+
+        self._check()
+        check_fz(self.models, self.fraction, self.chunk)
+        if self.models % 2:
+            raise MemlibError(f"bad parameter models={self.models}: even, to split in halves")
+        if not 0 < self.top <= 0.5 or self.bootstrap < 10:
+            raise MemlibError(
+                f"bad parameters top={self.top}, bootstrap={self.bootstrap}: "
+                "need 0 < top <= 0.5 and bootstrap >= 10"
+            )
+        if self.n_train and self.corrupt > self.n_train:
+            raise MemlibError(f"bad parameter corrupt={self.corrupt}: more than n_train")
+
+    def turnover_run(self, seed: int, corrupt: int) -> RunConfig:
+        """The turn-over-dropout run of one seed, on the condition's data."""
+        return self.run(seed, corrupt=corrupt, corrupt_seed=self.data_seed)
+
+    def ground_truth(self, corrupt: int) -> RunConfig:
+        """The ground-truth models' recipe on the condition's data (plain MLPs, first seed)."""
+        return self.run(self.seeds[0], corrupt=corrupt, corrupt_seed=self.data_seed, turnover=False)
+
+
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
 NOTEBOOKS: dict[str, type] = {
     "fig2a_long_tail": ScoreStudy,
@@ -286,6 +335,7 @@ NOTEBOOKS: dict[str, type] = {
     "fig8_gallery_cifar": ScoreStudy,
     "fig9b_early_convergence_cct": ScoreStudy,
     "fig10_corruption_levels": CorruptionStudy,
+    "fz_ground_truth": GroundTruthStudy,
 }
 
 

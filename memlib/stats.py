@@ -86,3 +86,31 @@ def describe_epochs(values: Sequence[int | None]) -> str:
         return "never" + (f" (all {len(values)} seeds)" if len(values) > 1 else "")
     text = mean_std(seen, ".1f")
     return text + (f"; never in {never} of {len(values)} seeds" if never else "")
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(np.asarray(a, np.float64), np.asarray(b, np.float64))[0, 1])
+
+
+def precision_at_k(score: np.ndarray, reference: np.ndarray, k: int) -> float:
+    """Share of the ``k`` highest ``reference`` examples that are also among the ``k`` highest
+    ``score`` ones (ties broken by index, as :func:`experiment.extremes` does)."""
+    top = lambda x: set(np.argsort(-np.asarray(x, np.float64), kind="stable")[:k])  # noqa: E731
+    return len(top(score) & top(reference)) / k
+
+
+def bootstrap_ci(
+    fn, *arrays: np.ndarray, n: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile interval of ``fn(*arrays)`` over ``n`` resamples of the examples (rows)."""
+    rng = np.random.default_rng(seed)
+    m = len(arrays[0])
+    stats = [fn(*(np.asarray(a)[i] for a in arrays)) for i in rng.integers(0, m, (n, m))]
+    lo, hi = np.nanpercentile(stats, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+def spearman_brown(r: float, factor: float = 2.0) -> float:
+    """Reliability of an average over ``factor`` times as many measurements, from one of ``r``
+    (the split-half correlation of two halves gives the whole's with factor 2)."""
+    return factor * r / (1 + (factor - 1) * r)

@@ -13,17 +13,21 @@ import pandas as pd
 import torch
 
 from . import gradients as G
-from .config import CorruptionStudy, DynamicsStudy, PartitionStudy
+from . import stats
+from .config import CorruptionStudy, DynamicsStudy, GroundTruthStudy, PartitionStudy
 from .data import subset_indices
+from .ensembles import eval_flops, train_flops
 from .errors import MemlibError
 from .experiment import (
     DynamicsRun,
+    ScoreRun,
     dynamics_run,
     extremes,
     pick,
     run_data,
     score_run,
 )
+from .groundtruth import FZRun, fz_estimate, fz_run
 from .masks import hash32
 
 _PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
@@ -174,3 +178,181 @@ def backpack_check(run: DynamicsRun, n_batches: int = 2, batch_size: int = 64, s
         err = G.max_rel_error(G.contributions(fast), G.contributions(ref))
         worst["contribution"] = max(worst["contribution"], err)
     return worst
+
+
+# --- Ground truth (Feldman-Zhang) against turn-over dropout -------------------------------------
+
+
+def ground_truth(p: GroundTruthStudy, corrupt: int) -> FZRun:
+    """The Feldman-Zhang estimate of the condition with ``corrupt`` random labels."""
+    return fz_run(p.ground_truth(corrupt), p.models, p.fraction, chunk=p.chunk, profile=p.profile)
+
+
+def turnover_runs(p: GroundTruthStudy, corrupt: int) -> list[ScoreRun]:
+    """One turn-over-dropout scoring run per seed on the same data (masks, init, order differ)."""
+    return [score_run(p.turnover_run(s, corrupt), profile=p.profile) for s in p.seeds]
+
+
+def fz_convergence(run: FZRun, ks: list[int] | None = None) -> pd.DataFrame:
+    """How the estimate stabilises as ``k`` grows: the two disjoint halves of the models each give
+    an estimate from their first ``k`` models; ``spearman`` correlates the two (over the examples
+    both define). ``reliability`` is Spearman-Brown's step-up: the expected correlation of an
+    estimate from ``2k`` models with another one from ``2k`` independent models."""
+    half = run.k // 2
+    ks = ks or sorted({2**i for i in range(1, half.bit_length()) if 2**i <= half} | {half})
+    members, correct = run.members, run.correct
+    rows = []
+    for k in ks:
+        a = fz_estimate(members[:k], correct[:k])["mem"]
+        b = fz_estimate(members[half : half + k], correct[half : half + k])["mem"]
+        ok = ~np.isnan(a) & ~np.isnan(b)
+        r = stats.spearman(a[ok], b[ok]) if ok.sum() > 2 else float("nan")
+        rows.append(
+            {
+                "k": k,
+                "spearman": r,
+                "pearson": stats.pearson(a[ok], b[ok]) if ok.sum() > 2 else float("nan"),
+                "defined": ok.mean(),
+                "reliability": stats.spearman_brown(r),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def agreement(
+    turnover: np.ndarray,
+    fz: np.ndarray,
+    corrupted: np.ndarray,
+    top: float,
+    n_boot: int,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Agreement of turn-over scores ``turnover`` [S, n] (one row per seed) with the Feldman-Zhang
+    estimate ``fz`` [n]: Spearman, Pearson, precision@k (k = ``top`` of n) and, with random labels,
+    each estimator's ROC-AUC for them. Columns: ``per_seed`` (mean over single seeds) and
+    ``seed_sd``; ``averaged`` (scores averaged over the seeds) with a bootstrap interval over the
+    examples (``ci_low``, ``ci_high``). Only the examples ``fz`` defines count."""
+    ok = ~np.isnan(fz)  # with few models, some examples are never held out (or never in)
+    turnover, fz, corrupted = turnover[:, ok], fz[ok], np.asarray(corrupted, bool)[ok]
+    k = max(1, round(top * len(fz)))
+    metrics = {
+        "spearman": stats.spearman,
+        "pearson": stats.pearson,
+        f"precision@{k}": lambda a, b: stats.precision_at_k(a, b, k),
+    }
+    avg = turnover.mean(0)
+    rows = []
+    for name, fn in metrics.items():
+        single = [fn(t, fz) for t in turnover]
+        rows.append(
+            (name, single, fn(avg, fz), stats.bootstrap_ci(fn, avg, fz, n=n_boot, seed=seed))
+        )
+    if corrupted.any():
+        auc = lambda s, c: stats.roc_auc(s, c)  # noqa: E731
+        single = [auc(t, corrupted) for t in turnover]
+        ci = stats.bootstrap_ci(auc, avg, corrupted, n=n_boot, seed=seed)
+        rows.append(("roc_auc turn-over", single, auc(avg, corrupted), ci))
+        ci = stats.bootstrap_ci(auc, fz, corrupted, n=n_boot, seed=seed)
+        rows.append(("roc_auc feldman-zhang", [np.nan], auc(fz, corrupted), ci))
+    return pd.DataFrame(
+        [
+            {
+                "metric": name,
+                "per_seed": np.mean(single),
+                "seed_sd": np.std(single, ddof=1) if len(single) > 1 else np.nan,
+                "averaged": value,
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+            }
+            for name, single, value, ci in rows
+        ]
+    )
+
+
+def costs(to_runs: list[ScoreRun], fz: FZRun) -> pd.DataFrame:
+    """Each estimator's cost: trainings, epochs, example passes, FLOPs (counted analytically,
+    :mod:`memlib.ensembles`) and the wall time the cache recorded."""
+    d, cfg = fz.data, fz.config
+    shape = (int(np.prod(d.input_shape)), cfg.hidden, d.n_classes)
+    n, n_test, e = d.n_train, len(d.y_test), cfg.epochs
+    m = round(fz.fraction * n)
+    s = len(to_runs)
+    return pd.DataFrame(
+        [
+            {
+                "estimator": f"turn-over dropout, {s} seeds",
+                "trainings": s,
+                "epochs": s * e,
+                "example_passes": s * e * n,
+                "tflop": (
+                    train_flops(*shape, s * e * n) + eval_flops(*shape, s * (e + 1) * (n + n_test))
+                )
+                / 1e12,
+                "wall_s": sum(r.meta["wall_s"] for r in to_runs),
+            },
+            {
+                "estimator": f"Feldman-Zhang, k = {fz.k}",
+                "trainings": fz.k,
+                "epochs": fz.k * e,
+                "example_passes": fz.k * e * m,
+                "tflop": (
+                    train_flops(*shape, fz.k * e * m) + eval_flops(*shape, fz.k * (n + n_test))
+                )
+                / 1e12,
+                "wall_s": fz.wall_s,
+            },
+        ]
+    )
+
+
+def tradeoff(
+    to_runs: list[ScoreRun], fz: FZRun, counts=(1, 3, 5), ks: list[int] | None = None
+) -> pd.DataFrame:
+    """Cost against agreement with a held-out reference: the Feldman-Zhang estimate of the second
+    half of the models. Candidates: turn-over scores averaged over the first 1, 3, 5 seeds, and the
+    Feldman-Zhang estimate of the first ``k`` models of the first half. Wall time of ``k`` models:
+    the run's measured time per model times ``k``."""
+    half = fz.k // 2
+    ref = fz_estimate(fz.members[half:], fz.correct[half:])["mem"]
+    corrupted = fz.data.corrupted.numpy()
+    rows = []
+
+    def row(estimator, units, wall, score):
+        ok = ~np.isnan(score) & ~np.isnan(ref)
+        rows.append(
+            {
+                "estimator": estimator,
+                "units": units,
+                "wall_s": wall,
+                "spearman": stats.spearman(score[ok], ref[ok]),
+                "roc_auc": stats.roc_auc(score[ok], corrupted[ok]) if corrupted.any() else np.nan,
+            }
+        )
+
+    for c in [c for c in counts if c <= len(to_runs)]:
+        score = np.mean([r.table.score.to_numpy() for r in to_runs[:c]], 0)
+        row("turn-over dropout", c, sum(r.meta["wall_s"] for r in to_runs[:c]), score)
+    ks = ks or sorted({2**i for i in range(1, half.bit_length()) if 2**i <= half} | {half})
+    for k in ks:
+        est = fz_estimate(fz.members[:k], fz.correct[:k])["mem"]
+        row("Feldman-Zhang", k, fz.wall_s * k / fz.k, est)
+    return pd.DataFrame(rows)
+
+
+def disagreements(turnover: np.ndarray, fz: pd.DataFrame, k: int) -> pd.DataFrame:
+    """The ``k`` examples where the two estimators disagree most in each direction: rank
+    percentiles (0-100) of the turn-over score and of the Feldman-Zhang estimate, and their
+    difference ``gap`` (> 0: turn-over ranks the example more memorized)."""
+    pct = lambda x: 100 * (pd.Series(x).rank(method="average").to_numpy() - 1) / (len(x) - 1)  # noqa: E731
+    t = fz[["index", "label", "true_label", "corrupted", "mem", "se"]].assign(
+        turnover=turnover, turnover_pct=pct(turnover), fz_pct=pct(fz["mem"].to_numpy())
+    )
+    t["gap"] = t.turnover_pct - t.fz_pct
+    t = t.sort_values(["gap", "index"])
+    return pd.concat(
+        [
+            t.tail(k).iloc[::-1].assign(direction="turn-over higher"),
+            t.head(k).assign(direction="Feldman-Zhang higher"),
+        ],
+        ignore_index=True,
+    )

@@ -1,0 +1,131 @@
+"""Many small MLPs trained at once: one batched matrix multiply per layer for the whole ensemble.
+
+An ensemble of ``M`` one-hidden-layer MLPs (the paper's MNIST model, without turn-over masks)
+keeps its weights stacked, ``w1 [M, H, D]``, ``b1 [M, H]``, ``w2 [M, C, H]``, ``b2 [M, C]``.
+Member ``m`` trains on its own examples (a boolean mask over the training set), in its own order,
+from its own initialization: exactly what :func:`training.train` does to one plain ``MLP`` with
+the same seeds (``tests/test_ensembles.py`` checks the weights agree). A step gathers every
+member's mini-batch ``x[idx] [M, B, D]`` and runs two ``baddbmm``: on a CPU the small products of
+narrow models get the efficiency of one large one, on a GPU one launch replaces ``M``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .models import build_model
+from .scores import autocast
+from .training import Schedule, _order
+
+PARAMS = ("w1", "b1", "w2", "b2")
+
+
+def init_ensemble(
+    n_in: int, hidden: int, n_classes: int, init_seeds: list[int], device="cpu"
+) -> dict[str, Tensor]:
+    """Stacked initial weights: member ``m`` is ``build_model("mlp", ..., init_seed=seeds[m])``
+    without masks, i.e. PyTorch's default ``nn.Linear`` initialization under that seed."""
+    mods = [
+        build_model(
+            "mlp", (n_in,), n_classes, hidden=hidden, turnover=False, mask_seed=0, init_seed=s
+        )
+        for s in init_seeds
+    ]
+    stack = lambda f: torch.stack([f(m).detach() for m in mods]).to(device)  # noqa: E731
+    return {
+        "w1": stack(lambda m: m.fc1.weight),
+        "b1": stack(lambda m: m.fc1.bias),
+        "w2": stack(lambda m: m.fc2.weight),
+        "b2": stack(lambda m: m.fc2.bias),
+    }
+
+
+def logits(p: dict[str, Tensor], x: Tensor) -> Tensor:
+    """Every member's logits [M, B, C] for its own inputs ``x [M, B, D]`` (or shared ``[B, D]``)."""
+    if x.dim() == 2:
+        x = x.expand(p["w1"].shape[0], *x.shape)
+    h = torch.baddbmm(p["b1"].unsqueeze(1), x, p["w1"].transpose(1, 2)).relu()
+    return torch.baddbmm(p["b2"].unsqueeze(1), h, p["w2"].transpose(1, 2))
+
+
+def train_ensemble(
+    params: dict[str, Tensor],
+    x: Tensor,
+    y: Tensor,
+    members: Tensor,
+    order_seeds: list[int],
+    sched: Schedule,
+    *,
+    start_epoch: int = 1,
+    momenta: dict[str, Tensor] | None = None,
+    on_epoch=None,
+    progress: bool = False,
+) -> dict[str, Tensor]:
+    """Train the stacked MLPs ``params`` in place with SGD (``sched``: lr, epochs, batch size,
+    momentum, milestones, bf16; not AdamW) and return the momentum buffers.
+
+    x [N, ...], y [N]: the training set, on the params' device. members [M, N] bool: member
+    ``m`` trains on ``x[members[m]]``, every member on the same number of examples. Epoch ``e``
+    visits them in ``training._order(order_seeds[m], e, n)`` order, as ``train`` does.
+    ``start_epoch`` and ``momenta`` resume a run; ``on_epoch(epoch, params, momenta)`` is called
+    after each epoch (to checkpoint)."""
+    if sched.optimizer != "sgd":
+        raise ValueError("train_ensemble implements SGD only")
+    n_per = members.sum(1)
+    if len(set(n_per.tolist())) != 1:
+        raise ValueError(f"every member needs as many examples; got {sorted(set(n_per.tolist()))}")
+    device = params["w1"].device
+    x = x.flatten(1)
+    owned = torch.stack([torch.nonzero(m).squeeze(1) for m in members]).to(device)  # [M, n]
+    n = owned.shape[1]
+    momenta = momenta or {k: torch.zeros_like(v) for k, v in params.items()}
+    for v in params.values():
+        v.requires_grad_(True)
+    for epoch in tqdm(range(start_epoch, sched.epochs + 1), disable=not progress, desc="epochs"):
+        lr = sched.lr * sched.gamma ** sum(m <= epoch - 1 for m in sched.milestones)
+        perm = torch.stack([_order(s, epoch, n) for s in order_seeds]).to(device)
+        order = torch.gather(owned, 1, perm)  # [M, n]: each member's examples in its order
+        for b in range(0, n, sched.batch_size):
+            idx = order[:, b : b + sched.batch_size]  # [M, B]
+            with autocast(device, sched.bf16):
+                z = logits(params, x[idx]).float()
+            loss = F.cross_entropy(z.flatten(0, 1), y[idx].flatten(), reduction="none")
+            # each member's mean loss; their sum gives each member its own gradient
+            grads = torch.autograd.grad(loss.view(idx.shape).mean(1).sum(), list(params.values()))
+            with torch.no_grad():
+                for (k, p), g in zip(params.items(), grads, strict=True):
+                    if sched.momentum:  # torch.optim.SGD: buf = momentum * buf + g
+                        g = momenta[k].mul_(sched.momentum).add_(g)
+                    p.add_(g, alpha=-lr)
+        if on_epoch is not None:
+            on_epoch(epoch, params, momenta)
+    for v in params.values():
+        v.requires_grad_(False)
+    return momenta
+
+
+@torch.no_grad()
+def predict(
+    params: dict[str, Tensor], x: Tensor, *, batch_size: int = 2048, bf16: bool = False
+) -> Tensor:
+    """Every member's predicted class for every example of ``x`` [N, ...]: [M, N] int64."""
+    x = x.flatten(1)
+    out = []
+    for b in range(0, len(x), batch_size):
+        with autocast(x.device, bf16):
+            out.append(logits(params, x[b : b + batch_size]).float().argmax(2))
+    return torch.cat(out, 1)
+
+
+def train_flops(n_in: int, hidden: int, n_classes: int, example_passes: int) -> float:
+    """Forward + backward FLOPs of ``example_passes`` training examples through the MLP: three
+    times the forward's 2 * (D * H + H * C) multiply-adds per example."""
+    return 6.0 * (n_in * hidden + hidden * n_classes) * example_passes
+
+
+def eval_flops(n_in: int, hidden: int, n_classes: int, examples: int) -> float:
+    """Forward FLOPs of evaluating ``examples`` examples."""
+    return 2.0 * (n_in * hidden + hidden * n_classes) * examples
