@@ -41,10 +41,11 @@ html: $(STAMP)  ## build the HTML from the committed notebooks, without executin
 smoke: $(STAMP)  ## refresh the smoke-profile outputs of notebooks/ (what nbval compares)
 	for nb in $(NOTEBOOKS); do $(PY) -m memlib run $$nb --profile smoke; done
 
-bench: $(STAMP)  ## benchmarks: turn-over step; gradient statistics vs BackPACK; VGG-11 levers
+bench: $(STAMP)  ## benchmarks: turn-over step; gradients vs BackPACK; VGG-11 levers; ensembles
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/bench_gradients.py
 	$(PY) benchmarks/bench_vgg.py
+	$(PY) benchmarks/bench_ensemble.py
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check memlib tests benchmarks

@@ -1,4 +1,4 @@
-"""Command line: ``memlib run``, ``memlib build``, ``memlib score`` (``python -m memlib``)."""
+"""Command line: ``memlib run``, ``build``, ``score`` and ``fz`` (``python -m memlib``)."""
 
 from __future__ import annotations
 
@@ -98,6 +98,34 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="CSV file to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_score)
+
+    f = sub.add_parser(
+        "fz",
+        help="Feldman-Zhang memorization estimates of every training example",
+        description="Train K plain MLPs, each on a random fraction R of the training set, as "
+        "vectorized ensembles (cached: rerun to resume), and write one CSV row per training "
+        "example: index, label, corrupted, true_label, mem, se, ci_low, ci_high (95%, "
+        "Agresti-Caffo), p_in, p_out, n_in, n_out.",
+    )
+    f.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10, or npz:PATH")
+    f.add_argument("--models", type=int, required=True, help="number of models K")
+    f.add_argument("--fraction", type=float, default=0.7, help="share R each trains on (0.7)")
+    f.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
+    f.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
+    f.add_argument("--n-train", type=int, default=0, help="random training subset (0 = all)")
+    f.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
+    f.add_argument("--lr", type=float, default=0.06, help="SGD learning rate (default 0.06)")
+    f.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    f.add_argument("--batch-size", type=int, default=256, help="mini-batch (default 256)")
+    f.add_argument("--seed", type=int, default=0, help="seed of subsets, labels, init, order")
+    f.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on AMX and GPUs)")
+    f.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    f.add_argument("--chunk", type=int, default=16, help="models trained at once (default 16)")
+    f.add_argument("--jobs", type=int, default=1, help="chunks run in parallel (joblib)")
+    f.add_argument("--arrays", type=Path, help="also write subsets, seeds, correctness (.npz)")
+    f.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=_fz)
     return p
 
 
@@ -116,7 +144,6 @@ def _build(args) -> None:
 
 def _score(args) -> None:
     from .config import RunConfig
-    from .data import load_dataset
     from .experiment import score_run
 
     cfg = RunConfig(
@@ -134,11 +161,68 @@ def _score(args) -> None:
         bf16=args.bf16,
         device=args.device,
     ).with_seed(args.seed)
-    out = _writable(args.out)
+    out = _checked(cfg, args.out)
+    _write_csv(score_run(cfg, progress=not args.quiet).table, out)
+
+
+def _fz(args) -> None:
+    from .config import RunConfig
+    from .groundtruth import check_fz, fz_run
+
+    cfg = RunConfig(
+        dataset=args.dataset,
+        n_train=args.n_train,
+        corrupt=args.corrupt,
+        epochs=args.epochs,
+        hidden=args.hidden,
+        turnover=False,
+        momentum=args.momentum,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        bf16=args.bf16,
+        device=args.device,
+    ).with_seed(args.seed)
+    check_fz(args.models, args.fraction, args.chunk)
+    out = _checked(cfg, args.out)
+    arrays = args.arrays and _writable(args.arrays)
+    run = fz_run(
+        cfg, args.models, args.fraction, chunk=args.chunk, n_jobs=args.jobs, progress=not args.quiet
+    )
+    _write_csv(run.scores(), out)
+    if arrays:
+        import numpy as np
+
+        seeds = run.seeds
+        np.savez_compressed(
+            arrays,
+            members=run.members,
+            correct=run.correct,
+            test_correct=run.test_correct,
+            **{f"seed_{k}": seeds[k].to_numpy() for k in ("subset", "init", "order")},
+        )
+        print(
+            f"memlib: wrote the {run.k} models' subsets, seeds and correctness to {arrays}",
+            file=sys.stderr,
+        )
+
+
+def _checked(cfg, out: Path) -> Path:
+    """The input checks of ``score`` and ``fz``: a writable --out, and data that loads and has
+    room for --corrupt and --n-train; all before any training."""
+    from .data import load_dataset
+
+    out = _writable(out)
     n = load_dataset(cfg.dataset).n_train  # fails now on missing or malformed data
-    if cfg.corrupt > n:
-        raise MemlibError(f"--corrupt {cfg.corrupt} is larger than the {n} training examples")
-    table = score_run(cfg, progress=not args.quiet).table
+    if cfg.n_train > n:
+        raise MemlibError(f"--n-train {cfg.n_train} is larger than the {n} training examples")
+    if cfg.corrupt > (cfg.n_train or n):
+        raise MemlibError(
+            f"--corrupt {cfg.corrupt} is larger than the {cfg.n_train or n} training examples"
+        )
+    return out
+
+
+def _write_csv(table, out: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:

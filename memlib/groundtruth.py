@@ -166,6 +166,8 @@ class FZRun:
 
     def influence(self, test_idx) -> dict[str, np.ndarray]:
         """Influence of every training example on the test examples ``test_idx`` [n, T]."""
+        if not len(self.data.y_test):
+            raise MemlibError(f"{self.config.dataset} has no test split: no influence to estimate")
         return fz_influence(self.members, self.test_correct[:, np.asarray(test_idx)])
 
     def provenance(self) -> str:
@@ -287,7 +289,7 @@ def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str)
                 **{k: [s[k] for s in seeds] for k in _SEEDS},
                 "acc_in": (correct & members).sum(1) / members.sum(1),
                 "acc_out": (correct & ~members).sum(1) / np.maximum((~members).sum(1), 1),
-                "test_acc": test_correct.mean(1),
+                "test_acc": test_correct.mean(1) if test_correct.size else np.nan,
             }
         )
         arrays = {}
