@@ -269,40 +269,48 @@ def agreement(
     )
 
 
-def costs(to_runs: list[ScoreRun], fz: FZRun) -> pd.DataFrame:
-    """Each estimator's cost: trainings, epochs, example passes, FLOPs (counted analytically,
-    :mod:`memlib.ensembles`) and the wall time the cache recorded."""
+def _flops(fz: FZRun) -> dict[str, float]:
+    """FLOPs (analytic, :mod:`memlib.ensembles`) of one turn-over run and of one ground-truth
+    model: training; the evaluation the scores need (the training set, once); and the
+    evaluation they do besides (turn-over runs: train and test sets after every epoch, for the
+    history; ground-truth models: the test set, for test accuracy and influence)."""
     d, cfg = fz.data, fz.config
     shape = (int(np.prod(d.input_shape)), cfg.hidden, d.n_classes)
     n, n_test, e = d.n_train, len(d.y_test), cfg.epochs
     m = round(fz.fraction * n)
-    s = len(to_runs)
-    return pd.DataFrame(
-        [
+    return {
+        "to_train": train_flops(*shape, e * n),
+        "to_needed": eval_flops(*shape, n),
+        "to_extra": eval_flops(*shape, (e + 1) * (n + n_test)) - eval_flops(*shape, n),
+        "fz_train": train_flops(*shape, e * m),
+        "fz_needed": eval_flops(*shape, n),
+        "fz_extra": eval_flops(*shape, n_test),
+    }
+
+
+def costs(to_runs: list[ScoreRun], fz: FZRun) -> pd.DataFrame:
+    """Each estimator's cost: trainings, epochs, example passes, TFLOPs (``tflop_needed``:
+    training and the one evaluation the scores need; ``tflop_all``: with the evaluations done
+    besides, see :func:`_flops`) and the wall time the cache recorded (everything it ran)."""
+    f, e, s = _flops(fz), fz.config.epochs, len(to_runs)
+    rows = []
+    for name, units, pre, n in (
+        (f"turn-over dropout, {s} seeds", s, "to", fz.data.n_train),
+        (f"Feldman-Zhang, k = {fz.k}", fz.k, "fz", round(fz.fraction * fz.data.n_train)),
+    ):
+        needed = units * (f[f"{pre}_train"] + f[f"{pre}_needed"]) / 1e12
+        rows.append(
             {
-                "estimator": f"turn-over dropout, {s} seeds",
-                "trainings": s,
-                "epochs": s * e,
-                "example_passes": s * e * n,
-                "tflop": (
-                    train_flops(*shape, s * e * n) + eval_flops(*shape, s * (e + 1) * (n + n_test))
-                )
-                / 1e12,
-                "wall_s": sum(r.meta["wall_s"] for r in to_runs),
-            },
-            {
-                "estimator": f"Feldman-Zhang, k = {fz.k}",
-                "trainings": fz.k,
-                "epochs": fz.k * e,
-                "example_passes": fz.k * e * m,
-                "tflop": (
-                    train_flops(*shape, fz.k * e * m) + eval_flops(*shape, fz.k * (n + n_test))
-                )
-                / 1e12,
-                "wall_s": fz.wall_s,
-            },
-        ]
-    )
+                "estimator": name,
+                "trainings": units,
+                "epochs": units * e,
+                "example_passes": units * e * n,
+                "tflop_needed": needed,
+                "tflop_all": needed + units * f[f"{pre}_extra"] / 1e12,
+                "wall_s": sum(r.meta["wall_s"] for r in to_runs) if pre == "to" else fz.wall_s,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def tradeoff(
@@ -310,19 +318,22 @@ def tradeoff(
 ) -> pd.DataFrame:
     """Cost against agreement with a held-out reference: the Feldman-Zhang estimate of the second
     half of the models. Candidates: turn-over scores averaged over the first 1, 3, 5 seeds, and the
-    Feldman-Zhang estimate of the first ``k`` models of the first half. Wall time of ``k`` models:
-    the run's measured time per model times ``k``."""
+    Feldman-Zhang estimate of the first ``k`` models of the first half. Cost: ``tflop`` (training
+    and the evaluation the scores need, :func:`_flops`) and ``wall_s`` (turn-over: the runs'
+    recorded times; ``k`` models: the run's measured time per model times ``k``)."""
     half = fz.k // 2
     ref = fz_estimate(fz.members[half:], fz.correct[half:])["mem"]
     corrupted = fz.data.corrupted.numpy()
+    f = _flops(fz)
     rows = []
 
-    def row(estimator, units, wall, score):
+    def row(estimator, units, tflop, wall, score):
         ok = ~np.isnan(score) & ~np.isnan(ref)
         rows.append(
             {
                 "estimator": estimator,
                 "units": units,
+                "tflop": tflop,
                 "wall_s": wall,
                 "spearman": stats.spearman(score[ok], ref[ok]),
                 "roc_auc": stats.roc_auc(score[ok], corrupted[ok]) if corrupted.any() else np.nan,
@@ -331,11 +342,13 @@ def tradeoff(
 
     for c in [c for c in counts if c <= len(to_runs)]:
         score = np.mean([r.table.score.to_numpy() for r in to_runs[:c]], 0)
-        row("turn-over dropout", c, sum(r.meta["wall_s"] for r in to_runs[:c]), score)
+        wall = sum(r.meta["wall_s"] for r in to_runs[:c])
+        row("turn-over dropout", c, c * (f["to_train"] + f["to_needed"]) / 1e12, wall, score)
     ks = ks or sorted({2**i for i in range(1, half.bit_length()) if 2**i <= half} | {half})
     for k in ks:
         est = fz_estimate(fz.members[:k], fz.correct[:k])["mem"]
-        row("Feldman-Zhang", k, fz.wall_s * k / fz.k, est)
+        tflop = k * (f["fz_train"] + f["fz_needed"]) / 1e12
+        row("Feldman-Zhang", k, tflop, fz.wall_s * k / fz.k, est)
     return pd.DataFrame(rows)
 
 

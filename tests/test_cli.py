@@ -76,7 +76,7 @@ def test_bad_input_one_line_error_nothing_written(args, words, tiny_npz, tmp_pat
 
 
 def test_every_command_has_help():
-    for cmd in ([], ["run"], ["build"], ["score"]):
+    for cmd in ([], ["run"], ["build"], ["score"], ["fz"]):
         done = subprocess.run(
             [sys.executable, "-m", "memlib", *cmd, "--help"], capture_output=True, text=True
         )
