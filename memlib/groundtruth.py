@@ -32,10 +32,10 @@ from tqdm.auto import tqdm
 from .config import RunConfig, resolve_device
 from .ensembles import init_ensemble, predict, train_ensemble
 from .errors import MemlibError
-from .experiment import _describe, run_data
+from .experiment import _describe, _schedule, run_data
 from .masks import hash32
 from .results import Result, cached
-from .training import Schedule, _save
+from .training import _save
 
 # Salts of the members' seed streams (subset, initialization, data order).
 _SUBSET, _INIT, _ORDER = 0x5B5E7A, 0x1417AA, 0x0D3E55
@@ -245,14 +245,7 @@ def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str)
         seeds = [member_seeds(cfg, j) for j in range(start, stop)]
         size = round(fraction * n)
         members = np.stack([subset_mask(n, size, s["subset"]) for s in seeds])
-        sched = Schedule(
-            lr=cfg.lr,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            momentum=cfg.momentum,
-            milestones=cfg.milestones,
-            bf16=cfg.bf16,
-        )
+        sched = _schedule(cfg)  # SGD: fz_config checked it
         ckpt = folder / "checkpoint.pt"
         n_in = int(np.prod(data.input_shape))
         params = init_ensemble(n_in, cfg.hidden, data.n_classes, [s["init"] for s in seeds])
