@@ -142,46 +142,34 @@ def _build(args) -> None:
     print(build(args.profile, execute=not args.no_execute))
 
 
-def _score(args) -> None:
+def _config(args, **fields):
+    """The RunConfig of ``score`` and ``fz``: their shared options, plus ``fields``."""
     from .config import RunConfig
+
+    shared = ("dataset", "corrupt", "epochs", "hidden", "momentum", "lr", "batch_size", "bf16")
+    return RunConfig(
+        **{k: getattr(args, k) for k in shared}, device=args.device, **fields
+    ).with_seed(args.seed)
+
+
+def _score(args) -> None:
     from .experiment import score_run
 
-    cfg = RunConfig(
-        dataset=args.dataset,
-        corrupt=args.corrupt,
-        epochs=args.epochs,
+    cfg = _config(
+        args,
         arch=args.arch,
-        hidden=args.hidden,
         width=args.width,
-        momentum=args.momentum,
         milestones=tuple(args.milestones),
         channels_last=args.channels_last,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        bf16=args.bf16,
-        device=args.device,
-    ).with_seed(args.seed)
+    )
     out = _checked(cfg, args.out)
     _write_csv(score_run(cfg, progress=not args.quiet).table, out)
 
 
 def _fz(args) -> None:
-    from .config import RunConfig
     from .groundtruth import check_fz, fz_run
 
-    cfg = RunConfig(
-        dataset=args.dataset,
-        n_train=args.n_train,
-        corrupt=args.corrupt,
-        epochs=args.epochs,
-        hidden=args.hidden,
-        turnover=False,
-        momentum=args.momentum,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        bf16=args.bf16,
-        device=args.device,
-    ).with_seed(args.seed)
+    cfg = _config(args, n_train=args.n_train, turnover=False)
     check_fz(args.models, args.fraction, args.chunk)
     out = _checked(cfg, args.out)
     arrays = args.arrays and _writable(args.arrays)

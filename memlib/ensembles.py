@@ -16,7 +16,6 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .models import build_model
-from .scores import autocast
 from .training import Schedule, _order
 
 PARAMS = ("w1", "b1", "w2", "b2")
@@ -42,12 +41,12 @@ def init_ensemble(
     }
 
 
-def logits(p: dict[str, Tensor], x: Tensor) -> Tensor:
-    """Every member's logits [M, B, C] for its own inputs ``x [M, B, D]`` (or shared ``[B, D]``)."""
-    if x.dim() == 2:
-        x = x.expand(p["w1"].shape[0], *x.shape)
-    h = torch.baddbmm(p["b1"].unsqueeze(1), x, p["w1"].transpose(1, 2)).relu()
-    return torch.baddbmm(p["b2"].unsqueeze(1), h, p["w2"].transpose(1, 2))
+def _forward(p: dict[str, Tensor], x: Tensor, dt) -> tuple[Tensor, Tensor]:
+    """Hidden activations [M, B, H] and logits [M, B, C] of every member for its own inputs
+    ``x [M, B, D]`` (in ``dt``), the products in ``dt`` as autocast would run them."""
+    w1, w2 = p["w1"].to(dt), p["w2"].to(dt)
+    h = torch.baddbmm(p["b1"].to(dt).unsqueeze(1), x, w1.transpose(1, 2)).relu_()
+    return h, torch.baddbmm(p["b2"].to(dt).unsqueeze(1), h, w2.transpose(1, 2))
 
 
 def train_ensemble(
@@ -102,14 +101,12 @@ def _sgd_step(p, buf, x, y, lr: float, momentum: float, dt) -> None:
     straight into its momentum buffer, or its weights, with one fused ``baddbmm_``: no gradient
     tensors are allocated, which is what makes wide members as fast as separate models on a CPU.
     Products run in ``dt`` (bf16 under ``Schedule.bf16``, as autocast would), softmax in fp32."""
-    w1, w2 = p["w1"].to(dt), p["w2"].to(dt)
-    h = torch.baddbmm(p["b1"].to(dt).unsqueeze(1), x, w1.transpose(1, 2)).relu_()  # [M, B, H]
-    z = torch.baddbmm(p["b2"].to(dt).unsqueeze(1), h, w2.transpose(1, 2)).float()
-    dz = torch.softmax(z, 2)  # d(mean CE)/dz = (softmax - onehot) / B
+    h, z = _forward(p, x, dt)
+    dz = torch.softmax(z.float(), 2)  # d(mean CE)/dz = (softmax - onehot) / B
     dz.scatter_add_(2, y.unsqueeze(2), torch.full_like(dz[..., :1], -1.0))
     dz /= x.shape[1]
     dzt = dz.to(dt)
-    dh = torch.bmm(dzt, w2).mul_(h > 0)  # [M, B, H]
+    dh = torch.bmm(dzt, p["w2"].to(dt)).mul_(h > 0)  # [M, B, H]
     grads = {
         "w1": (dh.transpose(1, 2), x),  # [M, H, B] @ [M, B, D]
         "b1": dh.float().sum(1),
@@ -137,11 +134,12 @@ def predict(
     p: dict[str, Tensor], x: Tensor, *, batch_size: int = 2048, bf16: bool = False
 ) -> Tensor:
     """Every member's predicted class for every example of ``x`` [N, ...]: [M, N] int64."""
-    x = x.flatten(1)
-    out = [torch.zeros(p["w1"].shape[0], 0, dtype=torch.long, device=x.device)]  # x may be empty
+    m, dt = p["w1"].shape[0], torch.bfloat16 if bf16 else p["w1"].dtype
+    x = x.flatten(1).to(dt)
+    out = [torch.zeros(m, 0, dtype=torch.long, device=x.device)]  # x may be empty
     for b in range(0, len(x), batch_size):
-        with autocast(x.device, bf16):
-            out.append(logits(p, x[b : b + batch_size]).float().argmax(2))
+        xb = x[b : b + batch_size]
+        out.append(_forward(p, xb.expand(m, *xb.shape), dt)[1].float().argmax(2))
     return torch.cat(out, 1)
 
 

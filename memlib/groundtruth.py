@@ -221,7 +221,7 @@ def fz_run(
     their members, so a larger ``models`` reuses the chunks a smaller one trained."""
     cfg = fz_config(cfg)
     check_fz(models, fraction, chunk)
-    data = run_data(dataclasses.replace(cfg, device="cpu"))
+    data = _dataset(cfg, torch.device("cpu"))
     if round(fraction * data.n_train) < 1:
         raise MemlibError(f"fraction={fraction} of {data.n_train} examples leaves none to train")
     starts = range(0, models, chunk)
@@ -240,7 +240,7 @@ def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str)
     meta = {"profile": profile, "device": _describe(device)}
 
     def compute(folder):
-        data = run_data(cfg, device)
+        data = _dataset(cfg, device)
         n = data.n_train
         seeds = [member_seeds(cfg, j) for j in range(start, stop)]
         size = round(fraction * n)
@@ -260,7 +260,7 @@ def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str)
 
         def on_epoch(epoch, params, momenta):
             state = {"epoch": epoch, "params": params, "momenta": momenta}
-            _save({k: _detached(v) for k, v in state.items()}, ckpt)
+            _save(state, ckpt)
 
         train_ensemble(
             params,
@@ -293,8 +293,11 @@ def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str)
     return cached("fz_chunk", key, compute, meta=meta)
 
 
-def _detached(v):
-    return {k: t.detach() for k, t in v.items()} if isinstance(v, dict) else v
+@functools.lru_cache(maxsize=2)
+def _dataset(cfg: RunConfig, device: torch.device):
+    """The study's dataset, loaded once per process and device: every chunk a process runs
+    reads it (the ensembles never write to it)."""
+    return run_data(cfg, device)
 
 
 def _pack(name: str, a: np.ndarray) -> dict[str, np.ndarray]:

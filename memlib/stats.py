@@ -94,7 +94,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 def precision_at_k(score: np.ndarray, reference: np.ndarray, k: int) -> float:
     """Share of the ``k`` highest ``reference`` examples that are also among the ``k`` highest
-    ``score`` ones (ties broken by index, as :func:`experiment.extremes` does)."""
+    ``score`` ones (ties broken in favour of the lower index)."""
     top = lambda x: set(np.argsort(-np.asarray(x, np.float64), kind="stable")[:k])  # noqa: E731
     return len(top(score) & top(reference)) / k
 

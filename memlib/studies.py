@@ -193,13 +193,18 @@ def turnover_runs(p: GroundTruthStudy, corrupt: int) -> list[ScoreRun]:
     return [score_run(p.turnover_run(s, corrupt), profile=p.profile) for s in p.seeds]
 
 
+def _doublings(half: int) -> list[int]:
+    """2, 4, 8, ... up to ``half``, and ``half`` itself: the numbers of models compared."""
+    return sorted({2**i for i in range(1, half.bit_length())} | {half})
+
+
 def fz_convergence(run: FZRun, ks: list[int] | None = None) -> pd.DataFrame:
     """How the estimate stabilises as ``k`` grows: the two disjoint halves of the models each give
     an estimate from their first ``k`` models; ``spearman`` correlates the two (over the examples
     both define). ``reliability`` is Spearman-Brown's step-up: the expected correlation of an
     estimate from ``2k`` models with another one from ``2k`` independent models."""
     half = run.k // 2
-    ks = ks or sorted({2**i for i in range(1, half.bit_length()) if 2**i <= half} | {half})
+    ks = ks or _doublings(half)
     members, correct = run.members, run.correct
     rows = []
     for k in ks:
@@ -248,7 +253,7 @@ def agreement(
             (name, single, fn(avg, fz), stats.bootstrap_ci(fn, avg, fz, n=n_boot, seed=seed))
         )
     if corrupted.any():
-        auc = lambda s, c: stats.roc_auc(s, c)  # noqa: E731
+        auc = stats.roc_auc
         single = [auc(t, corrupted) for t in turnover]
         ci = stats.bootstrap_ci(auc, avg, corrupted, n=n_boot, seed=seed)
         rows.append(("roc_auc turn-over", single, auc(avg, corrupted), ci))
@@ -344,7 +349,7 @@ def tradeoff(
         score = np.mean([r.table.score.to_numpy() for r in to_runs[:c]], 0)
         wall = sum(r.meta["wall_s"] for r in to_runs[:c])
         row("turn-over dropout", c, c * (f["to_train"] + f["to_needed"]) / 1e12, wall, score)
-    ks = ks or sorted({2**i for i in range(1, half.bit_length()) if 2**i <= half} | {half})
+    ks = ks or _doublings(half)
     for k in ks:
         est = fz_estimate(fz.members[:k], fz.correct[:k])["mem"]
         tflop = k * (f["fz_train"] + f["fz_needed"]) / 1e12
