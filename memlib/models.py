@@ -7,6 +7,8 @@ trunk and two tails; ``forward`` is their composition.
 
 from __future__ import annotations
 
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -220,6 +222,9 @@ class CCT(nn.Module):
         return self.tail(self.trunk(x), idx, mode)
 
 
+_INIT_LOCK = threading.Lock()  # see build_model
+
+
 def build_model(
     arch: str,
     input_shape: tuple[int, ...],
@@ -233,8 +238,10 @@ def build_model(
 ) -> nn.Module:
     """Build on the CPU under ``init_seed`` (so every device starts from the same weights).
 
-    arch: ``mlp`` (``hidden`` units), ``vgg11`` or ``cct`` (channels scaled by ``width``)."""
-    with torch.random.fork_rng(devices=[]):
+    arch: ``mlp`` (``hidden`` units), ``vgg11`` or ``cct`` (channels scaled by ``width``).
+    Seeding uses torch's process-wide generator, so builds in concurrent threads (joblib's
+    threading or in-process Dask backends) take turns: each gets exactly its own seed's weights."""
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         if arch == "mlp":
             n_in = 1
