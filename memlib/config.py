@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from .data import DATASETS
+from .data import DATASETS, LABEL_NOISE
 from .errors import MemlibError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -32,7 +32,8 @@ class RunConfig:
     dataset: str = "mnist"  # mnist, fashion-mnist, cifar10 or npz:PATH
     n_train: int = 0  # random training subset of this size; 0 = all examples
     split: str = "train"  # the split trained on (test: score the test set's examples)
-    corrupt: int = 0  # training examples given a random other label
+    corrupt: int = 0  # training examples given a random label
+    label_noise: str = "other"  # the random label: other (never the true one) or uniform (any)
     arch: str = "mlp"  # model family: mlp, vgg11 or cct
     hidden: int = 4096  # hidden width of the MLP
     width: float = 1.0  # channel multiplier of vgg11 (1.0: 64-512) and cct (1.0: 128 dims)
@@ -73,6 +74,10 @@ class RunConfig:
             raise MemlibError("bad parameters: need lr > 0 and 0 <= momentum < 1")
         if self.optimizer not in ("sgd", "adamw"):
             raise MemlibError(f"bad parameter optimizer={self.optimizer!r}: sgd or adamw")
+        if self.label_noise not in LABEL_NOISE:
+            raise MemlibError(
+                f"bad parameter label_noise={self.label_noise!r}: one of {', '.join(LABEL_NOISE)}"
+            )
         if self.split not in ("train", "test"):
             raise MemlibError(f"bad parameter split={self.split!r}: train or test")
         if self.arch not in ARCHS:
@@ -182,6 +187,7 @@ class DynamicsStudy(_Study):
     bf16: bool = False
     seeds: list[int] = field(default_factory=lambda: [0])  # plain-MLP runs
     turnover_seeds: list[int] = field(default_factory=lambda: [0])  # turn-over comparison runs
+    uniform_seeds: list[int] = field(default_factory=list)  # plain runs, uniform label noise
     grad_every: int = 5  # gradient statistics at epochs 0-10, then every grad_every epochs
     grad_batches: int = 40  # random mini-batches for the contributions (Eq. 4)
     device: str = "auto"
@@ -222,6 +228,7 @@ class PartitionStudy(_Study):
     momentum: float = 0.0
     milestones: list[int] = field(default_factory=list)  # lr / 10 in the scoring runs
     train_milestones: list[int] = field(default_factory=list)  # lr / 10 in the followed runs
+    control: bool = True  # Figure 5: also train without the difficult subset (the control)
     batch_size: int = 256
     bf16: bool = False
     channels_last: bool = False

@@ -22,6 +22,7 @@ from torch import Tensor
 from .errors import MemlibError
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
+LABEL_NOISE = ("other", "uniform")  # how corrupt_labels draws a random label
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "cifar10": "CIFAR10"}
 
 
@@ -35,7 +36,9 @@ class Dataset:
 
     x_train [N, C, H, W] float32, standardized with the training set's per-channel statistics;
     y_train [N] int64, the labels trained on (possibly corrupted); true_y_train [N] the original
-    labels; corrupted [N] bool. Test tensors likewise (possibly empty, for an npz).
+    labels; corrupted [N] bool, the examples whose label was redrawn (with uniform label noise,
+    about 1 in n_classes of them drew their true label again). Test tensors likewise (possibly
+    empty, for an npz).
     """
 
     name: str
@@ -93,19 +96,29 @@ def data_root() -> Path:
     return project_root() / "data"
 
 
-def corrupt_labels(y: Tensor, n: int, n_classes: int, seed: int) -> tuple[Tensor, Tensor]:
-    """Give ``n`` examples, chosen uniformly without replacement, a uniformly random *other* label.
+def corrupt_labels(
+    y: Tensor, n: int, n_classes: int, seed: int, noise: str = "other"
+) -> tuple[Tensor, Tensor]:
+    """Redraw the labels of ``n`` examples, chosen uniformly without replacement.
 
-    Returns ``(y_new [N], idx [n])``: the corrupted indices, sorted. Every corrupted label differs
-    from the true one (so a model that predicts the true classes scores 0% on them, not 10%).
+    ``noise="other"`` gives each a uniformly random *other* label: every corrupted label differs
+    from the true one, so a model that predicts the true classes scores 0% on them, not 10%.
+    ``noise="uniform"`` draws the new label uniformly from all classes, the true one included
+    (about 1 in ``n_classes`` keeps its label). Returns ``(y_new [N], idx [n])``: the redrawn
+    indices, sorted.
     """
     if not 0 <= n <= len(y):
         raise MemlibError(f"cannot corrupt {n} labels of a dataset of {len(y)} examples")
+    if noise not in LABEL_NOISE:
+        raise MemlibError(f"bad label noise {noise!r}: one of {', '.join(LABEL_NOISE)}")
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(y), generator=g)[:n].sort().values
-    shift = torch.randint(1, n_classes, (n,), generator=g)  # 1..C-1: never the true label
     y_new = y.clone()
-    y_new[idx] = (y[idx].cpu() + shift).remainder(n_classes).to(y.device)
+    if noise == "other":
+        shift = torch.randint(1, n_classes, (n,), generator=g)  # 1..C-1: never the true label
+        y_new[idx] = (y[idx].cpu() + shift).remainder(n_classes).to(y.device)
+    else:
+        y_new[idx] = torch.randint(0, n_classes, (n,), generator=g).to(y.device)
     return y_new, idx
 
 
@@ -120,6 +133,7 @@ def load_dataset(
     *,
     corrupt: int = 0,
     corrupt_seed: int = 0,
+    label_noise: str = "other",
     n_train: int = 0,
     subset_seed: int = 0,
     split: str = "train",
@@ -130,7 +144,8 @@ def load_dataset(
     """Load ``name`` (one of DATASETS, or ``npz:PATH``) onto ``device``.
 
     n_train > 0 keeps a random subset of that many training examples (seeded by subset_seed,
-    sorted, re-indexed 0..n_train-1). corrupt > 0 then corrupts that many labels (corrupt_labels).
+    sorted, re-indexed 0..n_train-1). corrupt > 0 then redraws that many labels (corrupt_labels,
+    with ``label_noise``: "other" or "uniform").
     split="test" swaps the two splits: the model trains on the test set (to score its examples).
     download: None tries torchvision's download unless $MEMLIB_OFFLINE is set.
     """
@@ -152,7 +167,7 @@ def load_dataset(
         keep = subset_indices(len(ytr), n_train, subset_seed)
         xtr, ytr = xtr[keep], ytr[keep]
     n_classes = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
-    y_used, idx = corrupt_labels(ytr, corrupt, n_classes, corrupt_seed)
+    y_used, idx = corrupt_labels(ytr, corrupt, n_classes, corrupt_seed, label_noise)
     corrupted = torch.zeros(len(ytr), dtype=torch.bool)
     corrupted[idx] = True
     mean, std = _channel_stats(xtr)

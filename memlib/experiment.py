@@ -75,6 +75,7 @@ def run_data(cfg: RunConfig, device: torch.device | None = None):
         cfg.dataset,
         corrupt=cfg.corrupt,
         corrupt_seed=hash32(cfg.corrupt_seed ^ _CORRUPT),
+        label_noise=cfg.label_noise,
         n_train=cfg.n_train,
         subset_seed=cfg.subset_seed,
         split=cfg.split,

@@ -31,6 +31,8 @@ import pandas as pd
 # Modules that do not change what a cached run computes: presentation, and the analysis and
 # subset choices whose every input (config, subset masks) is already part of the cache key.
 _PRESENTATION = {
+    "book.py",
+    "claims.py",
     "cli.py",
     "plotting.py",
     "runner.py",

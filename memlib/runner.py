@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .config import load_profile, params_for
 from .errors import MemlibError
-from .results import project_root
+from .results import cache_root, git_commit, project_root
 
 
 def notebooks() -> list[str]:
@@ -17,8 +21,8 @@ def notebooks() -> list[str]:
     import yaml
 
     toc = yaml.safe_load((project_root() / "_toc.yml").read_text())
-    files = [c["file"] for c in toc.get("chapters", [])]
-    names = [Path(f).name for f in files]
+    chapters = [c for part in toc.get("parts", [toc]) for c in part.get("chapters", [])]
+    names = [Path(c["file"]).name for c in chapters]
     return [n for n in names if (project_root() / "notebooks" / f"{n}.ipynb").exists()]
 
 
@@ -74,24 +78,80 @@ def strip(path: Path) -> None:
 
 
 def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = None) -> Path:
-    """Execute every notebook with ``profile`` (unless ``execute=False``), then build the HTML."""
+    """Execute every notebook with ``profile`` (unless ``execute=False``), then build the HTML.
+
+    An executing build of the whole book writes ``build-<profile>.json`` beside the executed
+    notebooks: its wall time, each notebook's, the HTML's, and how many cached results it
+    computed (the rest came from the cache). The Reproducing page reads it.
+    """
+    names = only or notebooks()
+    t0, before, seconds = time.perf_counter(), _cache_entries(), {}
     if execute:
-        for name in only or notebooks():
+        load_profile(profile)  # a bad profile fails before any work
+        for name in names:
+            t = time.perf_counter()
             run(name, profile)
+            seconds[name] = round(time.perf_counter() - t, 1)
+    t = time.perf_counter()
+    try:
+        return html()
+    finally:  # the record of an executing build is kept even if the HTML fails
+        if execute and not only:
+            _write_build_record(profile, seconds, time.perf_counter() - t, t0, before)
+
+
+def html() -> Path:
+    """Build the HTML book from the notebooks as they are (``-W``: warnings fail the build)."""
     root = project_root()
     exe = Path(sys.executable).parent / "jupyter-book"
-    cmd = [
-        str(exe) if exe.exists() else "jupyter-book",
-        "build",
-        str(root),
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "-W", "-n"]
     try:
-        subprocess.run(cmd, check=True)
+        subprocess.run([*cmd, "--keep-going"], check=True)
     except subprocess.CalledProcessError:
         raise MemlibError(
             "jupyter-book build failed (warnings count as errors); see above"
         ) from None
     return root / "_build" / "html" / "index.html"
+
+
+def _cache_entries() -> set[Path]:
+    """Every complete cached result (a folder with its meta.json)."""
+    return set(cache_root().glob("*/*/meta.json"))
+
+
+def _write_build_record(profile, seconds, html_s, t0, before) -> None:
+    new = _cache_entries() - before
+    computed: dict[str, int] = {}
+    for m in new:
+        computed[m.parent.parent.name] = computed.get(m.parent.parent.name, 0) + 1
+    record = {
+        "profile": profile,
+        "commit": git_commit(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "notebooks_s": seconds,
+        "html_s": round(html_s, 1),
+        "computed": computed,  # cached results computed by this build, by kind
+        "compute_s": round(sum(json.loads(m.read_text())["wall_s"] for m in new), 1),
+        "machine": machine(),
+    }
+    out = default_output(next(iter(seconds)), profile).parent / f"build-{profile}.json"
+    out.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def machine() -> str:
+    """This machine in a few words: CPU model, cores, torch threads (or the GPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(0)} GPU"
+    model = platform.processor() or "CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        model = names[0] if names else model
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"

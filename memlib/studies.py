@@ -33,11 +33,18 @@ from .masks import hash32
 _PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
 
 
-def random_label_dynamics(p: DynamicsStudy, seed: int, turnover: bool = False) -> DynamicsRun:
+def random_label_dynamics(
+    p: DynamicsStudy, seed: int, turnover: bool = False, label_noise: str = "other"
+) -> DynamicsRun:
     """Figures 3 and 4: train on data with ``p.corrupt`` random labels, following ``easy`` (a
     random ``p.subset_size`` of the real-label examples) and ``difficult`` (as many random-label
-    ones). The plain model also records gradient statistics (Eq. 3, 4) at ``p.grad_epochs()``."""
-    cfg = p.run(seed, turnover=turnover)
+    ones). The plain model also records gradient statistics (Eq. 3, 4) at ``p.grad_epochs()``.
+
+    ``label_noise="uniform"`` draws the random labels from all classes (a tenth keep their true
+    class); the history then also follows ``difficult_kept`` and ``difficult_changed``, the
+    difficult examples whose random label is, or is not, their true class. Only the default
+    ("other") records gradient statistics."""
+    cfg = p.run(seed, turnover=turnover, label_noise=label_noise)
     data = run_data(cfg, device=None)
     corrupted = data.corrupted.cpu().numpy()
     s = hash32(seed ^ _PICK)
@@ -45,11 +52,18 @@ def random_label_dynamics(p: DynamicsStudy, seed: int, turnover: bool = False) -
         "easy": pick(~corrupted, p.subset_size, s),
         "difficult": pick(corrupted, p.subset_size, s + 1),
     }
+    if label_noise != "other":
+        kept = (data.y_train == data.true_y_train).cpu().numpy()
+        subsets |= {
+            "difficult_kept": subsets["difficult"] & kept,
+            "difficult_changed": subsets["difficult"] & ~kept,
+        }
+    stats_on = not turnover and label_noise == "other"
     return dynamics_run(
         cfg,
         subsets=subsets,
-        grad_epochs=() if turnover else p.grad_epochs(),
-        grad_groups=() if turnover else ("easy", "difficult"),
+        grad_epochs=p.grad_epochs() if stats_on else (),
+        grad_groups=("easy", "difficult") if stats_on else (),
         grad_batches=p.grad_batches,
         profile=p.profile,
     )

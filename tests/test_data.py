@@ -21,6 +21,20 @@ def test_corrupt_labels_records_and_changes_exactly_n():
         corrupt_labels(y, 5001, 10, seed=0)
 
 
+def test_uniform_label_noise_draws_any_class_from_the_same_examples():
+    y = torch.randint(0, 10, (20000,), generator=torch.Generator().manual_seed(0))
+    y_new, idx = corrupt_labels(y, 10000, 10, seed=3, noise="uniform")
+    assert torch.equal(idx, corrupt_labels(y, 10000, 10, seed=3)[1])  # the same examples
+    untouched = torch.ones(len(y), dtype=torch.bool)
+    untouched[idx] = False
+    assert torch.equal(y_new[untouched], y[untouched])
+    # Uniform over all 10 classes: offset 0 (the true class drawn again) about 1/10, like any.
+    offsets = torch.bincount((y_new[idx] - y[idx]).remainder(10), minlength=10)
+    assert (offsets - 1000).abs().max() < 120
+    with pytest.raises(MemlibError, match="label noise"):
+        corrupt_labels(y, 10, 10, seed=0, noise="symmetric")
+
+
 def test_missing_dataset_offline_names_dataset_folder_and_fix(tmp_path):
     with pytest.raises(DatasetNotFound) as e:
         load_dataset("fashion-mnist", root=tmp_path, download=False)
