@@ -7,6 +7,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= cpu
+GH_REMOTE ?= origin
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.ipynb)))
 # The offline datasets beside the checkout, unless MEMLIB_DATA says otherwise.
 export MEMLIB_DATA ?= $(abspath $(wildcard ../shared/datasets))
@@ -17,19 +18,19 @@ $(STAMP): pyproject.toml
 	$(PY) -c "import torch, torchvision, backpack, papermill, nbval"
 	touch $(STAMP)
 
-.PHONY: help venv book test unit nbval html smoke bench lint clean
+.PHONY: help venv book test unit nbval html browser publish smoke bench lint clean
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 venv: $(STAMP)  ## create or update the virtual environment .venv
 
 book: $(STAMP)  ## execute every notebook (PROFILE=cpu) with papermill, then build the HTML book
 	$(PY) -m memlib build --profile $(PROFILE)
 
-test: unit nbval html  ## unit tests, nbval on the smoke notebooks, and the book build
+test: unit nbval browser  ## unit tests, nbval on the smoke notebooks, the book build and its browser test
 
-unit: $(STAMP)  ## unit tests only
-	$(PY) -m pytest tests
+unit: $(STAMP)  ## unit tests only (not the browser test)
+	$(PY) -m pytest tests -m "not browser"
 
 nbval: $(STAMP)  ## re-execute notebooks/ (smoke outputs) and compare the claim checks
 	MEMLIB_CACHE=$$(mktemp -d) $(PY) -m pytest --nbval-lax --nbval-current-env --nbval-sanitize-with .nbval-sanitize.cfg \
@@ -37,6 +38,13 @@ nbval: $(STAMP)  ## re-execute notebooks/ (smoke outputs) and compare the claim 
 
 html: $(STAMP)  ## build the HTML from the committed notebooks, without executing them
 	$(PY) -m memlib build --no-execute
+
+browser: html  ## every page of the HTML in headless Chromium; screenshots in _build/screenshots
+	$(PY) -m pytest tests/test_browser.py -m browser
+
+publish: html  ## push the HTML to the gh-pages branch of GH_REMOTE (origin) with ghp-import
+	$(VENV)/bin/ghp-import --no-jekyll --push --force --remote $(GH_REMOTE) --branch gh-pages \
+		--message "Book built from $$(git rev-parse --short HEAD)" _build/html
 
 smoke: $(STAMP)  ## refresh the smoke-profile outputs of notebooks/ (what nbval compares)
 	for nb in $(NOTEBOOKS); do $(PY) -m memlib run $$nb --profile smoke; done

@@ -24,8 +24,26 @@ PALETTE = {
 }
 
 
+# The book's text column is about 690 px wide at 1280 px; figures are drawn at that width, at
+# 100 dpi, so that they are never scaled down and their text stays at its point size.
+COLUMN_INCHES = 6.8
+DPI = 100
+
+
 def setup() -> None:
-    sns.set_theme(context="notebook", style="whitegrid")
+    """The book's plotting style: seaborn's whitegrid, fonts legible at the column's width."""
+    sns.set_theme(context="notebook", style="whitegrid", font_scale=0.9)
+    plt.rcParams.update(
+        {"figure.dpi": DPI, "savefig.dpi": 150, "figure.constrained_layout.use": True}
+    )
+
+
+def size(ncols: int = 1, rows: int = 1, height: float = 3.3) -> tuple[float, float]:
+    """A figure's size for ``rows`` rows of panels that fill the column (``ncols`` is checked:
+    more than two panels in a row leave each too narrow to read)."""
+    if ncols > 2:
+        raise ValueError("at most two panels per row fit the column; use more rows")
+    return (COLUMN_INCHES, height * rows)
 
 
 def results_dir(profile: str) -> Path:
@@ -34,20 +52,20 @@ def results_dir(profile: str) -> Path:
     return root / (profile or "adhoc")
 
 
-def save(fig: plt.Figure, name: str, numbers: pd.DataFrame, profile: str) -> Path:
-    """Save ``fig`` as ``<name>.png`` and ``numbers`` as ``<name>.csv``; return the folder."""
+def save(fig: plt.Figure, name: str, numbers: pd.DataFrame, profile: str) -> None:
+    """Save ``fig`` as ``<name>.png`` and ``numbers`` as ``<name>.csv`` under
+    :func:`results_dir`."""
     out = results_dir(profile)
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / f"{name}.png", dpi=150, bbox_inches="tight")
+    fig.savefig(out / f"{name}.png", bbox_inches="tight")
     numbers.to_csv(out / f"{name}.csv", index=False)
-    return out
 
 
 def score_histogram(
     table: pd.DataFrame, hue: str | None = None, ax=None, bins: int = 100, log: bool = True
 ):
     """Histogram of memorization scores, optionally split by a column (e.g. ``group``)."""
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=size())[1]
     sns.histplot(
         data=table,
         x="score",
@@ -61,7 +79,7 @@ def score_histogram(
     )
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("memorization score  L(muted) − L(unmuted)")
+    ax.set_xlabel("score  L(muted) − L(unmuted)")
     return ax
 
 
@@ -76,7 +94,7 @@ def curves(
 ):
     """Per-epoch curves: ``columns`` maps legend label -> history column. ``smooth`` > 1 draws
     the centred sliding-window mean; the colour comes from the label's first word."""
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=size())[1]
     marker = "o" if len(history) <= 40 else None
     for label, col in columns.items():
         h = history[["epoch", col]].dropna()
@@ -96,10 +114,15 @@ def curves(
     return ax
 
 
-def gallery(images: np.ndarray, titles: list[str], ncols: int, title_size: int = 7):
-    """A grid of grey-scale or RGB images [K, C, H, W], each with its title; returns the figure."""
+def gallery(images: np.ndarray, titles: list[str], ncols: int, title_size: float = 9):
+    """A grid of grey-scale or RGB images [K, C, H, W], each with its title; returns the figure.
+    It fills the column's width: ``ncols`` images a row."""
     rows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(rows, ncols, figsize=(1.15 * ncols, 1.35 * rows), squeeze=False)
+    w = COLUMN_INCHES / ncols
+    lines = max(t.count("\n") + 1 for t in titles) if titles else 0
+    fig, axes = plt.subplots(
+        rows, ncols, figsize=(COLUMN_INCHES, rows * (w + lines * title_size / 60)), squeeze=False
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, img, t in zip(axes.flat, images, titles, strict=False):
@@ -115,7 +138,7 @@ def gallery(images: np.ndarray, titles: list[str], ncols: int, title_size: int =
 
 def tail_plot(scores: np.ndarray, ax=None):
     """Sorted scores against rank (log-scaled rank): the long tail, one line per seed."""
-    ax = ax or plt.subplots(figsize=(7, 4))[1]
+    ax = ax or plt.subplots(figsize=size())[1]
     s = np.sort(np.asarray(scores))[::-1]
     ax.plot(np.arange(1, len(s) + 1), s)
     ax.set_xscale("log")

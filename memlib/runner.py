@@ -68,13 +68,61 @@ def run(
 
 
 def strip(path: Path) -> None:
-    """Remove papermill's and Jupyter's timestamps, so that committed notebooks diff cleanly."""
+    """Tidy an executed notebook for committing and reading.
+
+    Removes papermill's and Jupyter's timestamps (so that committed notebooks diff cleanly) and
+    the stderr of cells tagged ``remove-stderr`` (progress bars, hidden from readers anyway).
+    The parameters are shown once: the cell papermill injected, each value commented as in the
+    notebook's own ``parameters`` cell, which the book then hides (``remove-cell``).
+    """
     nb = json.loads(Path(path).read_text())
     nb.get("metadata", {}).pop("papermill", None)
-    for cell in nb.get("cells", []):
+    cells = nb.get("cells", [])
+    for cell in cells:
+        meta = cell.get("metadata", {})
         for key in ("papermill", "execution", "ExecuteTime"):
-            cell.get("metadata", {}).pop(key, None)
+            meta.pop(key, None)
+        if "remove-stderr" in meta.get("tags", []):
+            cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("name") != "stderr"]
+    tagged = {t: c for c in cells for t in c.get("metadata", {}).get("tags", [])}
+    if "parameters" in tagged and "injected-parameters" in tagged:
+        defaults, injected = tagged["parameters"], tagged["injected-parameters"]
+        injected["source"] = _annotated(_src(injected), _src(defaults))
+        tags = defaults["metadata"]["tags"]
+        defaults["metadata"]["tags"] = [*tags, "remove-cell"] * ("remove-cell" not in tags) or tags
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def _src(cell) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+def _annotated(injected: str, defaults: str) -> list[str]:
+    """The injected parameters, each line with the comment of its name in ``defaults``."""
+    comments = {}
+    for line in defaults.splitlines():
+        name, _, rest = line.partition("=")
+        if "#" in rest:
+            comments[name.strip()] = rest.split("#", 1)[1].strip()
+    out = []
+    for line in injected.splitlines():
+        name, eq, _ = line.partition("=")
+        if line.startswith("# Parameters"):
+            profile = next(
+                (
+                    x.split("=", 1)[1].strip().strip("\"'")
+                    for x in injected.splitlines()
+                    if x.startswith("profile =")
+                ),
+                "",
+            )
+            line = f"# Parameters of the {profile} profile (memlib/profiles/{profile}.yml)"
+        elif eq and name.strip() in comments:
+            line = f"{line}  # {comments[name.strip()]}"
+        if line:
+            out.append(line)
+    return [x + "\n" for x in out[:-1]] + out[-1:]
 
 
 def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = None) -> Path:

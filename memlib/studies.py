@@ -248,9 +248,10 @@ def agreement(
 ) -> pd.DataFrame:
     """Agreement of turn-over scores ``turnover`` [S, n] (one row per seed) with the Feldman-Zhang
     estimate ``fz`` [n]: Spearman, Pearson, precision@k (k = ``top`` of n) and, with random labels,
-    each estimator's ROC-AUC for them. Columns: ``per_seed`` (mean over single seeds) and
-    ``seed_sd``; ``averaged`` (scores averaged over the seeds) with a bootstrap interval over the
-    examples (``ci_low``, ``ci_high``). Only the examples ``fz`` defines count."""
+    each estimator's ROC-AUC for them. Columns: ``per_seed`` (mean over single seeds),
+    ``seed_sd`` and ``seed_min`` (the lowest seed); ``averaged`` (scores averaged over the
+    seeds) with a bootstrap interval over the examples (``ci_low``, ``ci_high``). Only the
+    examples ``fz`` defines count."""
     ok = ~np.isnan(fz)  # with few models, some examples are never held out (or never in)
     turnover, fz, corrupted = turnover[:, ok], fz[ok], np.asarray(corrupted, bool)[ok]
     k = max(1, round(top * len(fz)))
@@ -279,6 +280,7 @@ def agreement(
                 "metric": name,
                 "per_seed": np.mean(single),
                 "seed_sd": np.std(single, ddof=1) if len(single) > 1 else np.nan,
+                "seed_min": np.min(single),
                 "averaged": value,
                 "ci_low": ci[0],
                 "ci_high": ci[1],

@@ -1,0 +1,221 @@
+"""The book around the claim checks: what a claim page shows, and the Sphinx extension.
+
+In a notebook, :func:`report` shows a claim check (the verdict in an admonition coloured by it,
+and the criteria), glues the page's header (``claim_header``: the verdict, the scale run here
+against the paper's, and the command that re-runs the page), and stores the record, with the
+cost of the runs behind it, in the output's metadata.
+
+At build time, the extension (``sphinx: extra_extensions: [memlib.book]``) reads those records
+back from the executed notebooks into the landing page's claims table (the ``claims-table``
+directive), serves MathJax from the book's own static files, and widens nothing: outputs wrap.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .claims import ADMONITION, UNTESTABLE, Claim, headline, render_markdown, render_text
+
+_DATA = {"mnist": ("MNIST", 60_000), "fashion-mnist": ("Fashion-MNIST", 60_000),
+         "cifar10": ("CIFAR-10", 50_000)}  # fmt: skip
+_BADGE = {"holds": "success", "partly holds": "warning", "does not hold": "danger",
+          UNTESTABLE: "secondary"}  # fmt: skip
+_FRACTION = {0.125: "⅛", 0.25: "¼", 0.5: "½"}
+
+
+# --- a claim page ---------------------------------------------------------------------------------
+
+
+def scale(p, seeds: bool = True) -> dict[str, str]:
+    """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds."""
+    name, total = _DATA.get(p.dataset, (p.dataset, 0))
+    n = p.n_train or total
+    arch = getattr(p, "arch", "mlp")
+    if arch == "mlp":
+        model = f"MLP, {p.hidden:,} hidden units"
+    elif arch == "vgg11":
+        model = "VGG-11" + ("" if p.width == 1 else f" at {_FRACTION.get(p.width, p.width)} width")
+    else:
+        model = f"CCT-2, {round(128 * p.width)} dimensions"
+    epochs = f"{p.epochs} epochs"
+    if hasattr(p, "train_epochs"):
+        epochs = f"{p.epochs} epochs (scores), {p.train_epochs} (followed)"
+    out = {"data": f"{name}, {n:,} examples" if n else name, "model": model, "epochs": epochs}
+    if seeds:
+        out["seeds"] = f"{len(p.seeds)} seed{'s' * (len(p.seeds) > 1)}"
+        if hasattr(p, "models"):
+            out["seeds"] += f", {p.models} ground-truth models"
+    return out
+
+
+def paper_scale(page: str) -> dict[str, str]:
+    """The scale of the paper's recipe (the ``paper`` profile) of a page, seeds left out: the
+    paper does not state them."""
+    from .config import load_profile, params_for
+
+    return scale(params_for(page, load_profile("paper")[page]), seeds=False)
+
+
+def command(page: str, profile: str) -> str:
+    return f"memlib run {page} --profile {profile}"
+
+
+def record(claim: Claim, p, runs=()) -> dict:
+    """The claim check with what the book shows around it: profile, scale here and in the
+    paper, the re-run command, and each cached result behind it (kind, key, wall time)."""
+    results = [res for r in runs for res in (getattr(r, "chunks", None) or [r.result])]
+    seen = {}
+    for res in results:
+        m = res.meta
+        seen[m["key"]] = {k: m.get(k) for k in ("kind", "key", "wall_s", "commit", "device")}
+    return claim.to_dict() | {
+        "headline": headline(claim),
+        "profile": p.profile,
+        "scale": scale(p),
+        "paper_scale": paper_scale(claim.page),
+        "command": command(claim.page, p.profile),
+        "runs": list(seen.values()),
+    }
+
+
+def header(rec: dict) -> str:
+    """The page's header (MyST): the verdict in its colour, here against the paper, re-run."""
+    here = " · ".join(rec["scale"].values())
+    paper = " · ".join(rec["paper_scale"].values())
+    return "\n".join(
+        [
+            f":::{{admonition}} {rec['headline']}",
+            f":class: {ADMONITION[rec['verdict']]} memlib-verdict",
+            "",
+            f"**Here** (`{rec['profile']}` profile): {here}.  ",
+            f"**The paper's recipe** (`paper` profile): {paper}.  ",
+            f"**Re-run this page:** `{rec['command']}`; the criteria are in the claim check "
+            "at the end of the page.",
+            ":::",
+        ]
+    )
+
+
+def report(claim: Claim, p, runs=()) -> None:
+    """Show ``claim`` in the notebook and record it for the book (see the module's docstring).
+    ``p``: the notebook's parameters; ``runs``: the cached runs the claim was judged on."""
+    from IPython.display import Markdown, display
+    from myst_nb import glue
+
+    rec = _jsonable(record(claim, p, runs))
+    display(
+        {"text/markdown": render_markdown(claim), "text/plain": render_text(claim)},
+        raw=True,
+        metadata={"memlib": {"claim": rec}},
+    )
+    glue("claim_header", Markdown(header(rec)), display=False)
+
+
+def _jsonable(obj):
+    return json.loads(json.dumps(obj, default=float))
+
+
+def load_records(folder: Path) -> dict[str, dict]:
+    """Page name -> the claim record stored in its executed notebook ``folder/<page>.ipynb``."""
+    out = {}
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        for cell in cells:
+            for o in cell.get("outputs", []):
+                rec = o.get("metadata", {}).get("memlib", {}).get("claim")
+                if rec:
+                    out[path.stem] = rec
+    return out
+
+
+def claims_table(records: dict[str, dict], order: list[str]) -> str:
+    """The landing page's table of claims (MyST): one row per claim page, in ``order``."""
+    rows = [
+        "| claim | verdict | key number: here (the paper) | run here (the paper's recipe) |",
+        "|:--|:--|:--|:--|",
+    ]
+    for page in [p for p in order if p in records]:
+        r = records[page]
+        quantity, here, paper = r["key"]
+        diff = {k: v for k, v in r["paper_scale"].items() if r["scale"].get(k) != v}
+        scale_text = " · ".join(r["scale"].values())
+        scale_text += f" ({' · '.join(diff.values())})" if diff else " (the same)"
+        rows.append(
+            f"| [{r['figure']}]({page}.ipynb): {r['claim']} "
+            f"| {{bdg-{_BADGE[r['verdict']]}}}`{r['verdict']}` "
+            f"| {quantity}: **{here}** ({paper}) | {scale_text} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+# --- the Sphinx extension -------------------------------------------------------------------------
+
+_MATHJAX = "mathjax/tex-mml-chtml.js"  # under _static/, copied from the django-static-mathjax wheel
+_CSS = """\
+/* Outputs wrap instead of running past the column (and being cut off). */
+div.cell_output pre, div.cell_output .output pre { white-space: pre-wrap; word-break: break-word; }
+div.cell_output table { display: block; max-width: 100%; overflow-x: auto; }
+.memlib-claims td, .memlib-claims th { vertical-align: top; }
+"""
+
+
+def _mathjax_source() -> Path:
+    import mathjax  # the django-static-mathjax wheel: MathJax 3 as plain files
+
+    return Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+
+
+def _config_inited(app, config) -> None:
+    config.mathjax_path = _MATHJAX
+    config.html_css_files = [*config.html_css_files, "memlib.css"]
+
+
+def _build_finished(app, exc) -> None:
+    if exc is not None or app.builder.format != "html":
+        return
+    static = Path(app.outdir) / "_static"
+    target = static / "mathjax"
+    if not (target / "tex-mml-chtml.js").exists():
+        shutil.copytree(_mathjax_source(), target, dirs_exist_ok=True)
+    (static / "memlib.css").write_text(_CSS)
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """sphinx-thebe registers its inline config script once per read; twice declares the same
+    ``const`` again, an error in every page's console. Keep the first of identical scripts."""
+    seen, kept = set(), []
+    for js in context.get("script_files", []):
+        ident = (str(js), getattr(js, "filename", None), repr(getattr(js, "attributes", None)))
+        if ident not in seen:
+            seen.add(ident)
+            kept.append(js)
+    context["script_files"] = kept
+
+
+def setup(app):
+    from docutils import nodes
+    from sphinx.util.docutils import SphinxDirective
+
+    class ClaimsTable(SphinxDirective):
+        """``claims-table``: the table of every claim page's verdict, read from the executed
+        notebooks beside the page that holds the directive."""
+
+        def run(self):
+            from .runner import notebooks
+
+            folder = Path(self.env.doc2path(self.env.docname)).parent
+            for nb in folder.glob("*.ipynb"):
+                self.env.note_dependency(str(nb))
+            parsed = self.parse_text_to_nodes(claims_table(load_records(folder), notebooks()))
+            for node in parsed:
+                for table in node.findall(nodes.table):
+                    table["classes"] += ["memlib-claims"]
+            return parsed
+
+    app.add_directive("claims-table", ClaimsTable)
+    app.connect("config-inited", _config_inited)
+    app.connect("html-page-context", _dedupe_scripts)
+    app.connect("build-finished", _build_finished)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

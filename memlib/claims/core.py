@@ -1,0 +1,203 @@
+"""What a claim check is: criteria, preconditions, the verdict rule, and how it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+from .. import stats
+
+HOLDS, PARTLY, FAILS, UNTESTABLE = "holds", "partly holds", "does not hold", "not testable here"
+VERDICTS = (HOLDS, PARTLY, FAILS, UNTESTABLE)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One pre-stated test: a measured ``value`` against the threshold stated in ``rule``.
+
+    ``passed`` is None when the criterion cannot be measured here; ``why`` then says why.
+    """
+
+    name: str  # a few words: "easy faster"
+    rule: str  # the threshold, in words
+    value: str  # what was measured, formatted
+    passed: bool | None
+    source: str = ""  # where the threshold comes from: the paper's section, or "ours"
+    why: str = ""  # why it could not be measured
+
+    @property
+    def mark(self) -> str:
+        return {True: "✓", False: "✗", None: "–"}[self.passed]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim check: its criteria, preconditions, notes, the numbers behind them, and the
+    verdict. ``key``: (quantity, value here, the paper's value) for the book's claims table."""
+
+    page: str  # the notebook, e.g. "fig2a_long_tail"
+    figure: str  # "Figure 2(a)"
+    claim: str  # the claim in a few words
+    verdict: str
+    parts: tuple[Criterion, ...]
+    preconditions: tuple[Criterion, ...] = ()
+    notes: tuple[Criterion, ...] = ()
+    numbers: dict[str, str] = field(default_factory=dict)
+    key: tuple[str, str, str] = ("", "", "")
+
+    def failed_preconditions(self) -> list[Criterion]:
+        return [c for c in self.preconditions if not c.passed]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return render_text(self)
+
+    def _repr_markdown_(self) -> str:
+        return render_markdown(self)
+
+
+def decide(
+    parts: Sequence[Criterion], preconditions: Sequence[Criterion] = (), partly: bool = False
+) -> str:
+    """The verdict from the criteria: not testable if a precondition failed or no part could be
+    measured; holds if every part passed; else ``partly`` (the claim's own rule) or not."""
+    if not all(c.passed for c in preconditions):
+        return UNTESTABLE
+    if all(c.passed is None for c in parts):
+        return UNTESTABLE
+    if all(c.passed is True for c in parts):
+        return HOLDS
+    return PARTLY if partly else FAILS
+
+
+def make(page, figure, claim, parts, *, partly, preconditions=(), notes=(), numbers, key):
+    return Claim(
+        page=page,
+        figure=figure,
+        claim=claim,
+        verdict=decide(parts, preconditions, partly),
+        parts=tuple(parts),
+        preconditions=tuple(preconditions),
+        notes=tuple(notes),
+        numbers=dict(numbers),
+        key=key,
+    )
+
+
+# --- shared measurements and preconditions ------------------------------------------------------
+
+ms = stats.mean_std  # "m ± s (n=k)" over seeds
+
+
+def at_end(runs, column: str) -> list[float]:
+    return [float(r.history[column].iloc[-1]) for r in runs]
+
+
+def seeds(runs) -> str:
+    """'1 seed' or 'k seeds'."""
+    return f"{len(runs)} seed{'s' * (len(runs) != 1)}"
+
+
+def n_classes(runs) -> int:
+    """The number of classes of scoring runs (from their score tables' true labels)."""
+    return int(max(r.table.true_label.max() for r in runs)) + 1
+
+
+def informative(scorers, what: str = "the scoring model") -> Criterion:
+    """The estimator is informative: the muted sub-networks, the stand-in for a model that never
+    saw the example, classify their training examples at least at twice chance. Below that,
+    nearly every example looks memorized and the scores no longer rank anything."""
+    muted, chance = at_end(scorers, "muted_acc"), 1 / n_classes(scorers)
+    return Criterion(
+        "estimator informative",
+        f"{what}'s muted sub-networks fit at least twice chance ({2 * chance:.2f}) of the "
+        "training examples, in every seed",
+        f"muted {ms(muted)}, unmuted {ms(at_end(scorers, 'unmuted_acc'))}",
+        min(muted) >= 2 * chance,
+        "ours",
+    )
+
+
+def first_epoch(values, level, epochs) -> int | None:
+    return stats.first_epoch_above(values, level, epochs)
+
+
+def faster(fast: Sequence[int | None], slow: Sequence[int | None]) -> bool:
+    """Every seed's ``fast`` epoch is reached, and before ``slow``'s (never counts as later)."""
+    return all(f is not None and (s is None or f < s) for f, s in zip(fast, slow, strict=True))
+
+
+def by_seed(rows: list[dict]) -> dict[str, list]:
+    return {k: [r[k] for r in rows] for k in rows[0]}
+
+
+# --- How a claim check reads ---------------------------------------------------------------------
+
+ADMONITION = {HOLDS: "tip", PARTLY: "warning", FAILS: "danger", UNTESTABLE: "note"}  # its colour
+
+
+def headline(claim: Claim) -> str:
+    """'Verdict: the claim holds.', with the failed preconditions when it is not testable."""
+    if claim.verdict != UNTESTABLE:
+        return f"Verdict: the claim {claim.verdict}."
+    failed = [c.name for c in claim.failed_preconditions()]
+    why = f"failed: {', '.join(failed)}" if failed else "no part of it could be measured here"
+    return f"Verdict: the claim is not testable here ({why})."
+
+
+def _groups(claim: Claim):
+    return (
+        ("Parts of the claim", claim.parts),
+        ("Preconditions", claim.preconditions),
+        ("Beside the verdict", claim.notes),
+    )
+
+
+def render_text(claim: Claim, width: int = 88) -> str:
+    """The claim check as plain text, lines of at most ``width`` characters."""
+    import textwrap
+
+    def wrap(text: str, indent: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent + "    ")
+
+    lines = wrap(headline(claim), "")
+    for title, group in _groups(claim):
+        if group:
+            lines.append(f"{title}:")
+            for c in group:
+                value = c.value if c.passed is not None else f"not measurable: {c.why}"
+                lines += wrap(f"{c.mark} {c.name}: {value}. Criterion: {c.rule}.", "  ")
+    lines.append("Numbers:")
+    for k, v in claim.numbers.items():
+        lines += wrap(f"{k}: {v}", "  ")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(claim: Claim) -> str:
+    """The claim check as MyST markdown: an admonition coloured by the verdict, holding a table
+    of the criteria (mark, part, criterion with its source, value here); then the numbers."""
+    out = [
+        f":::{{admonition}} {headline(claim)}",
+        f":class: {ADMONITION[claim.verdict]} memlib-verdict",
+        "",
+    ]
+    for title, group in _groups(claim):
+        if not group:
+            continue
+        out += [f"**{title}**", "", "| | | criterion | here |", "|:-:|:--|:--|:--|"]
+        for c in group:
+            value = c.value if c.passed is not None else f"not measurable: {c.why}"
+            source = f" ({c.source})" if c.source else ""
+            out.append(
+                f"| {c.mark} | {_cell(c.name)} | {_cell(c.rule + source)} | {_cell(value)} |"
+            )
+        out.append("")
+    out += [":::", "", "| the numbers behind it | |", "|:--|:--|"]
+    out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in claim.numbers.items()]
+    return "\n".join(out) + "\n"
