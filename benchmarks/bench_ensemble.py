@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from memlib.data import load_dataset
 from memlib.ensembles import init_ensemble, train_ensemble, train_flops
 from memlib.models import build_model
+from memlib.runner import machine
 from memlib.scores import autocast
 from memlib.training import Schedule, _order
 
@@ -150,6 +151,7 @@ def main() -> None:
     out = Path(__file__).resolve().parent / "results" / "bench_ensemble.json"
     out.parent.mkdir(exist_ok=True)
     info = {
+        "machine": machine(),
         "device": str(device),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -31,6 +31,7 @@ import torch
 
 from memlib import gradients as G
 from memlib.models import MLP
+from memlib.runner import machine
 
 
 def _rss_mb() -> float:
@@ -95,6 +96,7 @@ def main() -> None:
     }
     err = max(max(r["max_rel_err_cos"], r["max_rel_err_contrib"]) for r in runs["backpack"])
     result = {
+        "machine": machine(),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from memlib.models import MLP
+from memlib.runner import machine
 from memlib.scores import autocast
 
 
@@ -87,6 +88,7 @@ def main() -> None:
             }
         )
     result = {
+        "machine": machine(),
         "device": str(device),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),

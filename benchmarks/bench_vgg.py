@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from memlib.models import build_model
+from memlib.runner import machine
 from memlib.scores import autocast
 
 VARIANTS = {  # name: (resident, channels_last, bf16)
@@ -144,6 +145,7 @@ def main() -> None:
         print(f"{r['variant']:38} {r['ms']:9.0f} {r['speedup']:8.2f}x {r['gflops']:8.0f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     result = {
+        "machine": machine(),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

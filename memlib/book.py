@@ -21,41 +21,53 @@ from .claims import ADMONITION, UNTESTABLE, Claim, headline, render_markdown, re
 _DATA = {"mnist": ("MNIST", 60_000), "fashion-mnist": ("Fashion-MNIST", 60_000),
          "cifar10": ("CIFAR-10", 50_000)}  # fmt: skip
 _BADGE = {"holds": "success", "partly holds": "warning", "does not hold": "danger",
-          UNTESTABLE: "secondary"}  # fmt: skip
+          UNTESTABLE: "info"}  # fmt: skip
 _FRACTION = {0.125: "⅛", 0.25: "¼", 0.5: "½"}
 
 
 # --- a claim page ---------------------------------------------------------------------------------
 
 
-def scale(p, seeds: bool = True) -> dict[str, str]:
-    """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds."""
+def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
+    """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds
+    (``short``: in a few characters each, for the claims table)."""
     name, total = _DATA.get(p.dataset, (p.dataset, 0))
     n = p.n_train or total
     arch = getattr(p, "arch", "mlp")
-    if arch == "mlp":
-        model = f"MLP, {p.hidden:,} hidden units"
-    elif arch == "vgg11":
-        model = "VGG-11" + ("" if p.width == 1 else f" at {_FRACTION.get(p.width, p.width)} width")
-    else:
-        model = f"CCT-2, {round(128 * p.width)} dimensions"
-    epochs = f"{p.epochs} epochs"
+    width = _FRACTION.get(p.width, p.width) if hasattr(p, "width") else 1
+    model = {
+        "mlp": ("MLP {h}", "MLP, {h} hidden units"),
+        "vgg11": (
+            "VGG-11" + ("" if width == 1 else " ×{w}"),
+            "VGG-11" + ("" if width == 1 else " at {w} width"),
+        ),
+        "cct": ("CCT {d}-d", "CCT-2, {d} dimensions"),
+    }[arch][0 if short else 1].format(
+        h=f"{getattr(p, 'hidden', 0):,}", w=width, d=round(128 * getattr(p, "width", 1))
+    )
+    ep = "ep" if short else "epochs"
+    epochs = f"{p.epochs} {ep}"
     if hasattr(p, "train_epochs"):
-        epochs = f"{p.epochs} epochs (scores), {p.train_epochs} (followed)"
-    out = {"data": f"{name}, {n:,} examples" if n else name, "model": model, "epochs": epochs}
+        epochs = (
+            f"{p.epochs}+{p.train_epochs} {ep}"
+            if short
+            else (f"{p.epochs} epochs (scores), {p.train_epochs} (followed)")
+        )
+    data = f"{n:,} {name}" if short else f"{name}, {n:,} examples"
+    out = {"data": data if n else name, "model": model, "epochs": epochs}
     if seeds:
         out["seeds"] = f"{len(p.seeds)} seed{'s' * (len(p.seeds) > 1)}"
         if hasattr(p, "models"):
-            out["seeds"] += f", {p.models} ground-truth models"
+            out["seeds"] += f", {p.models} models" if short else f", {p.models} ground-truth models"
     return out
 
 
-def paper_scale(page: str) -> dict[str, str]:
+def paper_scale(page: str, short: bool = False) -> dict[str, str]:
     """The scale of the paper's recipe (the ``paper`` profile) of a page, seeds left out: the
     paper does not state them."""
     from .config import load_profile, params_for
 
-    return scale(params_for(page, load_profile("paper")[page]), seeds=False)
+    return scale(params_for(page, load_profile("paper")[page]), seeds=False, short=short)
 
 
 def command(page: str, profile: str) -> str:
@@ -75,6 +87,8 @@ def record(claim: Claim, p, runs=()) -> dict:
         "profile": p.profile,
         "scale": scale(p),
         "paper_scale": paper_scale(claim.page),
+        "scale_short": scale(p, short=True),
+        "paper_scale_short": paper_scale(claim.page, short=True),
         "command": command(claim.page, p.profile),
         "runs": list(seen.values()),
     }
@@ -133,21 +147,75 @@ def load_records(folder: Path) -> dict[str, dict]:
 def claims_table(records: dict[str, dict], order: list[str]) -> str:
     """The landing page's table of claims (MyST): one row per claim page, in ``order``."""
     rows = [
-        "| claim | verdict | key number: here (the paper) | run here (the paper's recipe) |",
+        "| claim | verdict | key number | run here (the paper's recipe) |",
         "|:--|:--|:--|:--|",
     ]
     for page in [p for p in order if p in records]:
         r = records[page]
         quantity, here, paper = r["key"]
-        diff = {k: v for k, v in r["paper_scale"].items() if r["scale"].get(k) != v}
-        scale_text = " · ".join(r["scale"].values())
-        scale_text += f" ({' · '.join(diff.values())})" if diff else " (the same)"
+        here_s, paper_s = r["scale_short"], r["paper_scale_short"]
+        diff = [v for k, v in paper_s.items() if here_s.get(k) != v]
+        scale_text = " · ".join(here_s.values()) + (f" ({' · '.join(diff)})" if diff else "")
         rows.append(
             f"| [{r['figure']}]({page}.ipynb): {r['claim']} "
             f"| {{bdg-{_BADGE[r['verdict']]}}}`{r['verdict']}` "
-            f"| {quantity}: **{here}** ({paper}) | {scale_text} |"
+            f"| {quantity}: **{here}**; paper: {paper} | {scale_text} |"
         )
     return "\n".join(rows) + "\n"
+
+
+# --- the Reproducing page -------------------------------------------------------------------------
+
+
+def markdown_table(df) -> str:
+    """A DataFrame as a MyST table (its index dropped), for ``IPython.display.Markdown``."""
+    cols = [str(c) for c in df.columns]
+    rows = ["| " + " | ".join(cols) + " |", "|" + "|".join(":--" for _ in cols) + "|"]
+    rows += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(rows) + "\n"
+
+
+def _cell(v) -> str:
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def profiles_table(pages: list[str]):
+    """What each claim page runs at the ``smoke``, ``cpu`` and ``paper`` profiles (read from
+    the profile files): one row per page."""
+    import pandas as pd
+
+    from .claims import CLAIMS
+    from .config import PROFILES, load_profile, params_for
+
+    values = {pr: load_profile(pr) for pr in PROFILES}
+    rows = []
+    for page in [p for p in pages if p in CLAIMS]:
+        row = {"page": page}
+        for pr in PROFILES:
+            row[pr] = " · ".join(scale(params_for(page, values[pr][page]), short=True).values())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def times_table(records: dict[str, dict], build: dict | None, order: list[str]):
+    """Per claim page: its cached runs (each counted once, on the first page that uses it),
+    their compute time as recorded when each was computed, and the page's execution time in
+    the build ``build`` (``build-<profile>.json``), which is short when the runs were cached."""
+    import pandas as pd
+
+    seen = set()
+    rows = {"page": [], "new runs": [], "their compute, min": [], "page in the last build, min": []}
+    for page in [p for p in order if p in records]:
+        runs = [r for r in records[page]["runs"] if r["key"] not in seen]
+        seen |= {r["key"] for r in runs}
+        page_s = (build or {}).get("notebooks_s", {}).get(page, 0)
+        for k, v in zip(
+            rows,
+            (records[page]["figure"], len(runs), sum(r["wall_s"] for r in runs) / 60, page_s / 60),
+            strict=True,
+        ):
+            rows[k].append(v)
+    return pd.DataFrame(rows)
 
 
 # --- the Sphinx extension -------------------------------------------------------------------------
@@ -155,7 +223,7 @@ def claims_table(records: dict[str, dict], order: list[str]) -> str:
 _MATHJAX = "mathjax/tex-mml-chtml.js"  # under _static/, copied from the django-static-mathjax wheel
 _CSS = """\
 /* Outputs wrap instead of running past the column (and being cut off). */
-div.cell_output pre, div.cell_output .output pre { white-space: pre-wrap; word-break: break-word; }
+div.cell_output pre, div.cell_input pre { white-space: pre-wrap; word-break: break-word; }
 div.cell_output table { display: block; max-width: 100%; overflow-x: auto; }
 .memlib-claims td, .memlib-claims th { vertical-align: top; }
 """
@@ -183,11 +251,13 @@ def _build_finished(app, exc) -> None:
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
-    """sphinx-thebe registers its inline config script once per read; twice declares the same
-    ``const`` again, an error in every page's console. Keep the first of identical scripts."""
+    """sphinx-thebe and sphinx-togglebutton register their inline scripts twice (once with the
+    file name None, once with ""), and the second ``const`` declaration is an error in every
+    page's console. Keep the first of scripts that differ in nothing else."""
     seen, kept = set(), []
     for js in context.get("script_files", []):
-        ident = (str(js), getattr(js, "filename", None), repr(getattr(js, "attributes", None)))
+        attrs = getattr(js, "attributes", {})
+        ident = (getattr(js, "filename", js) or "", tuple(sorted(attrs.items())))
         if ident not in seen:
             seen.add(ident)
             kept.append(js)
@@ -216,6 +286,6 @@ def setup(app):
 
     app.add_directive("claims-table", ClaimsTable)
     app.connect("config-inited", _config_inited)
-    app.connect("html-page-context", _dedupe_scripts)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)  # after the adders
     app.connect("build-finished", _build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

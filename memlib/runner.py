@@ -6,6 +6,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -109,16 +110,10 @@ def _annotated(injected: str, defaults: str) -> list[str]:
     for line in injected.splitlines():
         name, eq, _ = line.partition("=")
         if line.startswith("# Parameters"):
-            profile = next(
-                (
-                    x.split("=", 1)[1].strip().strip("\"'")
-                    for x in injected.splitlines()
-                    if x.startswith("profile =")
-                ),
-                "",
-            )
+            found = re.search(r"^profile = [\"']([^\"']*)", injected, re.M)
+            profile = found.group(1) if found else ""
             line = f"# Parameters of the {profile} profile (memlib/profiles/{profile}.yml)"
-        elif eq and name.strip() in comments:
+        elif eq and name.strip() in comments and "  # " not in line:
             line = f"{line}  # {comments[name.strip()]}"
         if line:
             out.append(line)

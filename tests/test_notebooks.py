@@ -9,6 +9,7 @@ from memlib.config import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
+CLAIM_PAGES = [p for p in SOURCES if p.stem in NOTEBOOKS]
 
 
 def _code(path):
@@ -21,7 +22,8 @@ def _code(path):
 
 
 def test_every_parameterized_notebook_exists():
-    assert {p.stem for p in SOURCES} == set(NOTEBOOKS)
+    assert {p.stem for p in CLAIM_PAGES} == set(NOTEBOOKS)
+    assert {p.stem for p in SOURCES} - set(NOTEBOOKS) == {"reproducing"}
 
 
 @pytest.mark.parametrize("src", SOURCES, ids=lambda p: p.stem)
@@ -33,7 +35,7 @@ def test_book_copy_is_current(src):
 
 @pytest.mark.parametrize(
     "path",
-    SOURCES + sorted((ROOT / "book").glob("*.ipynb")),
+    CLAIM_PAGES + [ROOT / "book" / p.name for p in CLAIM_PAGES],
     ids=lambda p: f"{p.parent.name}/{p.stem}",
 )
 def test_executed_without_timestamps_and_with_a_verdict(path):
@@ -45,3 +47,25 @@ def test_executed_without_timestamps_and_with_a_verdict(path):
     assert "parameters" in tags and "injected-parameters" in tags
     text = json.dumps([c.get("outputs", []) for c in cells])
     assert "Verdict:" in text and "Traceback" not in text
+
+
+def test_every_book_page_shows_its_header_and_records_its_verdict():
+    from memlib.book import load_records
+    from memlib.claims import VERDICTS
+
+    records = load_records(ROOT / "book")
+    assert set(records) == set(NOTEBOOKS), "a page without its claim record: run `make book`"
+    for page, rec in records.items():
+        assert rec["verdict"] in VERDICTS and rec["page"] == page
+        first = "".join(
+            json.loads((ROOT / "book" / f"{page}.ipynb").read_text())["cells"][0]["source"]
+        )
+        assert "{glue:md} claim_header" in first, page
+
+
+@pytest.mark.parametrize("src", CLAIM_PAGES, ids=lambda p: p.stem)
+def test_claim_checks_call_memlib_claims_and_mark_nbval_by_tag(src):
+    cells = json.loads(src.read_text())["cells"]
+    checked = [c for c in cells if "nbval-check-output" in c["metadata"].get("tags", [])]
+    assert len(checked) == 1 and "claims." in "".join(checked[0]["source"])
+    assert not any("NBVAL_" in "".join(c["source"]) for c in cells)  # no visible markers

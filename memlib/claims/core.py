@@ -129,6 +129,25 @@ def faster(fast: Sequence[int | None], slow: Sequence[int | None]) -> bool:
     return all(f is not None and (s is None or f < s) for f, s in zip(fast, slow, strict=True))
 
 
+def reach_epochs(h) -> dict[str, int | None]:
+    """The first epochs at which the easy and difficult subsets' training accuracy reaches 50%
+    and 90%: keys easy50, easy90, difficult50, difficult90 (None: never)."""
+    return {
+        f"{s}{q}": first_epoch(h[f"train_acc_{s}"], q / 100, h.epoch)
+        for s in ("easy", "difficult")
+        for q in (50, 90)
+    }
+
+
+def reach_numbers(c: dict[str, list]) -> dict[str, str]:
+    """:func:`reach_epochs` over seeds, as the lines of a claim's numbers."""
+    return {
+        f"{s} reaches 50% / 90% at epoch": f"{stats.describe_epochs(c[s + '50'])} / "
+        f"{stats.describe_epochs(c[s + '90'])}"
+        for s in ("easy", "difficult")
+    }
+
+
 def by_seed(rows: list[dict]) -> dict[str, list]:
     return {k: [r[k] for r in rows] for k in rows[0]}
 

@@ -15,6 +15,8 @@ from .core import (
     first_epoch,
     make,
     ms,
+    reach_epochs,
+    reach_numbers,
     seeds,
 )
 
@@ -27,11 +29,7 @@ def _dynamics(h: pd.DataFrame, window: int, subset: str = "difficult") -> dict:
     test = stats.smooth(h.test_acc, window)
     peak = int(h.epoch.iloc[int(test.argmax())])
     d = h.set_index("epoch")[f"train_acc_{subset}"]
-    out = {
-        f"{s}{q}": first_epoch(h[f"train_acc_{s}"], q / 100, h.epoch)
-        for s in ("easy", "difficult")
-        for q in (50, 90)
-    }
+    out = reach_epochs(h)
     return out | {
         "d1": float(d[1]),
         "gain": 100 * float(d[peak] - d[1]),
@@ -84,10 +82,7 @@ def fig3_random_label_dynamics(runs, uniform=(), turnover=(), window: int = 5) -
     ]
     numbers = {
         "seeds, epochs": f"{len(runs)}, {c['last'][0]}",
-        "easy reaches 50% / 90% at epoch": f"{stats.describe_epochs(c['easy50'])} / "
-        f"{stats.describe_epochs(c['easy90'])}",
-        "difficult reaches 50% / 90% at epoch": f"{stats.describe_epochs(c['difficult50'])} / "
-        f"{stats.describe_epochs(c['difficult90'])}",
+        **reach_numbers(c),
         "difficult after epoch 1": ms(c["d1"], ".4f"),
         "test peak: epoch, accuracy": f"{ms(c['peak'], '.1f')}, {ms(c['top'], '.4f')}",
     }

@@ -98,5 +98,9 @@ def fz_ground_truth(agreement: dict, reliability: dict, fit: dict) -> Claim:
         preconditions=preconditions,
         notes=notes,
         numbers=numbers,
-        key=("Spearman with Feldman-Zhang, one run (lowest seed)", text, "not tested in the paper"),
+        key=(
+            "Spearman with Feldman-Zhang, one run (lowest seed)",
+            text,
+            "not measured in the paper",
+        ),
     )

@@ -58,7 +58,7 @@ def fig2a_long_tail(runs) -> Claim:
         partly=any(c.passed for c in parts),
         preconditions=[informative(runs)],
         numbers=numbers,
-        key=("skewness of the scores", ms(skew, ".2f"), "a long tail (no number)"),
+        key=("skewness of the scores", ms(skew, ".2f"), "a long tail, no number"),
     )
 
 
@@ -112,7 +112,7 @@ def fig2b_random_labels(runs) -> Claim:
         partly=parts[1].passed,
         preconditions=[informative(runs), noise],
         numbers=numbers,
-        key=("ROC-AUC for the random labels", ms(auc, ".3f"), "higher scores (no number)"),
+        key=("ROC-AUC for the random labels", ms(auc, ".3f"), "higher, no number"),
     )
 
 
@@ -163,7 +163,7 @@ def _gallery(runs, *, page, figure, dataset) -> Claim:
         partly=parts[0].passed,
         preconditions=[informative(runs)],
         numbers=numbers,
-        key=("lowest 1%: label = unmuted = muted", ms(low), "they agree (no number)"),
+        key=("lowest 1%: label = unmuted = muted", ms(low), "they agree, no number"),
     )
 
 

@@ -10,10 +10,11 @@ from .core import (
     Criterion,
     by_seed,
     faster,
-    first_epoch,
     informative,
     make,
     ms,
+    reach_epochs,
+    reach_numbers,
 )
 
 # --- Figures 5 and 6: easy and difficult subsets by score ----------------------------------------
@@ -24,11 +25,7 @@ def _partition(r, ctl) -> dict:
     h = r.history
     easy_done = stats.first_epoch_reaching(h.train_acc_easy, 0.99, h.epoch)
     d = h.set_index("epoch").train_acc_difficult
-    out = {
-        f"{s}{q}": first_epoch(h[f"train_acc_{s}"], q / 100, h.epoch)
-        for s in ("easy", "difficult")
-        for q in (50, 90)
-    }
+    out = reach_epochs(h)
     out |= {
         "easy_done": easy_done,
         "gain": 100 * float(d[easy_done] - d[0]),
@@ -99,10 +96,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
     )
     numbers = {
         "seeds, epochs": f"{len(runs)}, {int(runs[0].history.epoch.iloc[-1])}",
-        "easy reaches 50% / 90% at epoch": f"{stats.describe_epochs(c['easy50'])} / "
-        f"{stats.describe_epochs(c['easy90'])}",
-        "difficult reaches 50% / 90% at epoch": f"{stats.describe_epochs(c['difficult50'])} / "
-        f"{stats.describe_epochs(c['difficult90'])}",
+        **reach_numbers(c),
         "easy reaches 99% of its final accuracy at epoch": ms(c["easy_done"], ".1f"),
         "difficult subset's gain since initialization by then": f"{ms(c['gain'], '.1f')} points",
     }
@@ -114,7 +108,10 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
         f"{ms(c['train'], '.3f')} / {ms(c['test'], '.3f')}"
     )
     if controls:
-        key = ("difficult with − without it, when easy is learnt", ms(c["gap_done"], ".1f"))
+        key = (
+            "points the difficult subset gains from training on it, by the time easy is learnt",
+            ms(c["gap_done"], ".1f"),
+        )
     else:
         diff = [100 * (e - d) for e, d in zip(c["test_easy"], c["test_difficult"], strict=True)]
         key = ("final test accuracy, easy − difficult (points)", ms(diff, ".1f"))
@@ -126,7 +123,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
         partly=sum(bool(p.passed) for p in parts) >= 2,
         preconditions=[informative(scorers)],
         numbers=numbers,
-        key=(*key, "simultaneous; easy faster (no number)"),
+        key=(*key, "no number"),
     )
 
 
@@ -224,8 +221,8 @@ def fig6_informative_difficult(on_easy, on_difficult, scorers) -> Claim:
         preconditions=[informative(scorers), fitted],
         numbers=numbers,
         key=(
-            "transfer to easy − transfer to difficult",
-            f"{ms(asym, '+.1f')} pts",
+            "transfer to easy − to difficult (points)",
+            ms(asym, "+.1f"),
             "substantial vs marginal",
         ),
     )

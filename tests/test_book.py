@@ -1,0 +1,105 @@
+"""The book around the claim checks: records, the page header, the claims table; and how the
+runner tidies an executed notebook."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+from claims_fixtures import score_run
+
+from memlib import book, claims
+from memlib.config import load_profile, params_for
+from memlib.runner import strip
+
+
+def _params(page, profile="cpu"):
+    return params_for(page, load_profile(profile)[page])
+
+
+def test_scale_reads_the_parameters_of_every_kind_of_page():
+    assert book.scale(_params("fig2a_long_tail")) == {
+        "data": "MNIST, 60,000 examples",
+        "model": "MLP, 4,096 hidden units",
+        "epochs": "20 epochs",
+        "seeds": "3 seeds",
+    }
+    short = book.scale(_params("fig5cd_easy_difficult_cifar"), short=True)
+    assert short == {"data": "5,000 CIFAR-10", "model": "VGG-11 ×¼", "epochs": "50+50 ep",
+                     "seeds": "2 seeds"}  # fmt: skip
+    assert book.scale(_params("fig9b_early_convergence_cct"))["model"] == "CCT-2, 64 dimensions"
+    assert "512 ground-truth models" in book.scale(_params("fz_ground_truth"))["seeds"]
+    assert "seeds" not in book.paper_scale("fig2a_long_tail")  # the paper does not state them
+    assert book.paper_scale("fig2a_long_tail")["epochs"] == "200 epochs"
+
+
+def _result(key, wall):
+    return SimpleNamespace(meta={"kind": "score_run", "key": key, "wall_s": wall, "commit": "c",
+                                 "device": "cpu"})  # fmt: skip
+
+
+def test_record_carries_the_claim_the_scale_and_each_run_once():
+    runs = [score_run(np.arange(100.0)) for _ in range(2)]
+    runs[0].result, runs[1].result = _result("a", 10.0), _result("a", 10.0)  # the same run
+    chunked = SimpleNamespace(chunks=[_result("b", 1.0), _result("c", 2.0)])  # a ground truth
+    check = claims.fig2a_long_tail(runs)
+    rec = book.record(check, _params("fig2a_long_tail"), [*runs, chunked])
+    assert [r["key"] for r in rec["runs"]] == ["a", "b", "c"]
+    assert rec["verdict"] == check.verdict and rec["headline"].startswith("Verdict:")
+    assert rec["command"] == "memlib run fig2a_long_tail --profile cpu"
+    header = book.header(rec)
+    assert header.startswith(":::{admonition} Verdict:") and "`paper` profile" in header
+
+
+def _notebook(path, rec):
+    nb = {
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": "# t"},
+            {"cell_type": "code", "metadata": {}, "source": "", "outputs": [
+                {"output_type": "display_data", "data": {"text/plain": "x"},
+                 "metadata": {"memlib": {"claim": rec}}}]},
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }  # fmt: skip
+    path.write_text(json.dumps(nb))
+
+
+def test_claims_table_is_generated_from_the_executed_notebooks_in_order(tmp_path):
+    recs = {}
+    for page in ("fig2b_random_labels", "fig2a_long_tail"):
+        check = claims.CLAIMS[page]([score_run(np.arange(100.0))])
+        recs[page] = json.loads(json.dumps(book.record(check, _params(page))))
+        _notebook(tmp_path / f"{page}.ipynb", recs[page])
+    _notebook(tmp_path / "reproducing.ipynb", None)  # a page without a claim
+    assert book.load_records(tmp_path) == recs
+    table = book.claims_table(recs, ["fig2a_long_tail", "fig2b_random_labels", "reproducing"])
+    rows = table.splitlines()[2:]
+    assert len(rows) == 2 and "[Figure 2(a)](fig2a_long_tail.ipynb)" in rows[0]
+    assert "{bdg-" in rows[1] and "200 ep" in rows[0]  # the paper's recipe where it differs
+
+
+def test_strip_shows_the_parameters_once_commented_and_drops_hidden_stderr(tmp_path):
+    cells = [
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "outputs": [],
+         "source": 'profile = "cpu"  # the profile\nepochs = 20  # training epochs\n'},
+        {"cell_type": "code", "metadata": {"tags": ["injected-parameters"], "papermill": {}},
+         "outputs": [], "source": '# Parameters\nprofile = "smoke"\nepochs = 3\n'},
+        {"cell_type": "code", "metadata": {"tags": ["remove-stderr"], "execution": {}},
+         "source": "", "outputs": [{"output_type": "stream", "name": "stderr", "text": "bar"},
+                                   {"output_type": "stream", "name": "stdout", "text": "ok"}]},
+    ]  # fmt: skip
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": cells, "metadata": {"papermill": {}}}))
+    strip(path)
+    nb = json.loads(path.read_text())
+    params, injected, run = nb["cells"]
+    assert "remove-cell" in params["metadata"]["tags"]
+    assert "".join(injected["source"]) == (
+        "# Parameters of the smoke profile (memlib/profiles/smoke.yml)\n"
+        'profile = "smoke"  # the profile\nepochs = 3  # training epochs'
+    )
+    assert [o["name"] for o in run["outputs"]] == ["stdout"]
+    assert "papermill" not in nb["metadata"] and not run["metadata"].get("execution")
+    strip(path)  # idempotent
+    assert json.loads(path.read_text()) == nb

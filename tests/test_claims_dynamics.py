@@ -1,0 +1,197 @@
+"""Figures 3, 4, 9 and 10: every rule through every outcome, on synthetic histories."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from claims_fixtures import history, peaked, ramp, run
+
+from memlib import claims
+from memlib.claims import FAILS, HOLDS, PARTLY, UNTESTABLE
+
+# --- Figure 3 -------------------------------------------------------------------------------------
+
+
+def fig3_run(easy_at=2, difficult_gain=0.02, drop=0.02, epochs=40):
+    """Easy reaches 95% at ``easy_at``; difficult moves by ``difficult_gain`` from epoch 1 to the
+    test peak (epoch 20); the test accuracy drops by ``drop`` after it."""
+    return run(
+        history(
+            epochs,
+            train_acc_easy=ramp(0.1, 0.95, easy_at),
+            train_acc_difficult=lambda e: 0.01 + difficult_gain * np.clip(e - 1, 0, 19) / 19,
+            test_acc=peaked(0.5, 20, 0.45, drop),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("kw", "verdict"),
+    [
+        ({}, HOLDS),
+        ({"difficult_gain": -0.01}, PARTLY),  # easy faster, peak then drop, no early gain
+        ({"drop": 0.0}, PARTLY),
+        ({"easy_at": 60}, FAILS),  # easy never reaches 90% in 40 epochs: (1) fails
+        ({"difficult_gain": -0.01, "drop": 0.0}, FAILS),
+    ],
+)
+def test_fig3(kw, verdict):
+    assert claims.fig3_random_label_dynamics([fig3_run(**kw), fig3_run(**kw)]).verdict == verdict
+
+
+def uniform_run(kept_gain, changed_gain):
+    """A uniform-noise run: the kept-label and changed-label difficult examples move by these
+    from epoch 1 to the test peak; the whole difficult subset is a tenth / nine tenths mix."""
+    h = fig3_run().history
+    for name, gain in (("kept", kept_gain), ("changed", changed_gain)):
+        h[f"train_acc_difficult_{name}"] = 0.05 + gain * np.clip(h.epoch - 1, 0, 19) / 19
+    h["train_acc_difficult"] = 0.1 * h.train_acc_difficult_kept + 0.9 * (
+        h.train_acc_difficult_changed
+    )
+    return run(h)
+
+
+@pytest.mark.parametrize(
+    ("kept", "changed", "supported"),
+    [(0.5, -0.01, True), (0.5, 0.02, False), (0.0, -0.01, False)],
+)
+def test_fig3_label_convention_note_does_not_change_the_verdict(kept, changed, supported):
+    runs = [fig3_run(difficult_gain=-0.01)]
+    check = claims.fig3_random_label_dynamics(runs, uniform=[uniform_run(kept, changed)])
+    assert check.verdict == PARTLY
+    (note,) = check.notes
+    assert note.name == "label convention" and note.passed is supported
+
+
+# --- Figure 4 -------------------------------------------------------------------------------------
+
+
+def fig4_run(cos_ok=True, con_ok=True, reversed_epochs=(0,)):
+    """Statistics at epochs 0-9 (NaN at 10-12). The contribution ordering is reversed at
+    ``reversed_epochs``; each ordering holds elsewhere if its flag says so."""
+    e = np.arange(13)
+    stats_at = e < 10
+    rev = np.isin(e, reversed_epochs)
+    nan = np.where(stats_at, 1.0, np.nan)
+    h = history(
+        12,
+        cos_easy=nan * (0.02 if cos_ok else 0.01),
+        cos_difficult=nan * 0.015,
+        contrib_easy=nan * np.where(rev | (not con_ok), 3.0, 1.0),
+        contrib_difficult=nan * 2.0,
+        contrib_all=nan * 1.5,
+    )
+    return run(h)
+
+
+@pytest.mark.parametrize(
+    ("kw", "error", "verdict"),
+    [
+        ({}, 1e-6, HOLDS),  # reversed at initialization only: 9 of 10 epochs
+        ({"reversed_epochs": (0, 1)}, 1e-6, PARTLY),  # 8 of 10: epoch 0 counts
+        ({"con_ok": False}, 1e-6, PARTLY),
+        ({"con_ok": False, "cos_ok": False}, 1e-6, FAILS),
+        ({}, 1e-3, UNTESTABLE),  # the fast statistics disagree with BackPACK
+    ],
+)
+def test_fig4(kw, error, verdict):
+    check = claims.fig4_gradient_similarity([fig4_run(**kw)], backpack_error=error)
+    assert check.verdict == verdict
+    assert "initialization" in " ".join(check.numbers)
+
+
+# --- Figure 9 -------------------------------------------------------------------------------------
+
+
+def fig9_run(reach_at=2, still_rising=0.0, epochs=20, stable_from=2, n=500, seed=0):
+    """Both sub-networks reach their plateau at ``reach_at`` (and rise by ``still_rising`` over
+    the last epochs); the scores are a fixed ranking from ``stable_from`` on, random before."""
+    rng = np.random.default_rng(seed)
+    final = rng.normal(size=n)
+    scores = np.stack(
+        [final if e >= stable_from else rng.normal(size=n) for e in range(epochs + 1)]
+    )
+
+    def acc(top):
+        return lambda e: ramp(0.1, top, reach_at)(e) + still_rising * np.clip(e - 15, 0, None) / 5
+
+    h = history(epochs, unmuted_acc=acc(0.99), muted_acc=acc(0.9))
+    return run(h, epoch_scores=scores)
+
+
+@pytest.mark.parametrize("fn", [claims.fig9a_early_convergence, claims.fig9b_early_convergence_cct])
+@pytest.mark.parametrize(
+    ("kw", "verdict", "failed"),
+    [
+        ({}, HOLDS, []),
+        ({"stable_from": 15}, PARTLY, []),  # fast, but the scores at epoch 2 are not final
+        ({"reach_at": 12, "stable_from": 3}, PARTLY, []),  # slow, scores stable by epoch 5
+        ({"reach_at": 12, "stable_from": 15}, FAILS, []),
+        ({"still_rising": 0.05}, UNTESTABLE, ["converged"]),
+        ({"epochs": 8}, UNTESTABLE, ["long enough"]),
+    ],
+)
+def test_fig9(fn, kw, verdict, failed):
+    check = fn([fig9_run(**kw, seed=s) for s in range(2)])
+    assert check.verdict == verdict
+    assert [c.name for c in check.failed_preconditions()] == failed
+
+
+def test_fig9_compares_scores_no_later_than_the_few_epochs():
+    """A slow run reaches 95% at epoch 12: the scores are compared at epoch 5, not 12."""
+    check = claims.fig9a_early_convergence([fig9_run(reach_at=12, stable_from=8)])
+    assert not check.parts[1].passed
+
+
+# --- Figure 10 ------------------------------------------------------------------------------------
+
+
+def fig10_runs(e50, fitted, drop, allrand_train=0.2, epochs=30):
+    """Levels 0, .2, .4, .6, .8, 1: the training accuracy reaches 50% at ``e50[level]`` (None:
+    never); the noisy runs fit ``fitted`` of their random labels and lose ``drop`` of test
+    accuracy after a peak at epoch 10."""
+    out = {}
+    for i, lv in enumerate([0.0, 0.2, 0.4, 0.6, 0.8, 1.0]):
+        at = e50[i]
+        train = (lambda e, at=at: np.where(e >= at, 0.6, 0.3)) if at is not None else 0.3
+        if lv == 1.0:
+            train = allrand_train
+        h = history(
+            epochs,
+            train_acc=train,
+            test_acc=peaked(0.2, 10, 0.3, drop if 0 < lv < 1 else 0.0),
+            train_acc_random=fitted if lv > 0 else np.nan,
+        )
+        out[lv, 0] = run(h, config=SimpleNamespace(corrupt=int(1000 * lv)))
+    return out
+
+
+NEVER = None
+
+
+@pytest.mark.parametrize(
+    ("e50", "fitted", "drop", "allrand", "verdict", "parts"),
+    [
+        ([3, 6, 9, 12, 15, NEVER], 0.8, 0.05, 0.2, HOLDS, [True, True, True]),
+        # never against never is no evidence either way: (3, 6), (6, never) are enough
+        ([3, 6, NEVER, NEVER, NEVER, NEVER], 0.8, 0.05, 0.2, HOLDS, [True, True, True]),
+        # one informative pair only: not measurable
+        ([3, NEVER, NEVER, NEVER, NEVER, NEVER], 0.8, 0.05, 0.2, PARTLY, [None, True, True]),
+        # faster with more noise
+        ([15, 12, 9, 6, 3, NEVER], 0.8, 0.05, 0.2, PARTLY, [False, True, True]),
+        # the noise never fitted: the drop cannot be tested
+        ([3, 6, 9, 12, 15, NEVER], 0.2, 0.0, 0.2, PARTLY, [True, None, True]),
+        # fitted noise without a drop fails; all random fits
+        ([15, 12, 9, 6, 3, NEVER], 0.8, 0.0, 0.9, FAILS, [False, False, False]),
+    ],
+)
+def test_fig10(e50, fitted, drop, allrand, verdict, parts):
+    check = claims.fig10_corruption_levels(fig10_runs(e50, fitted, drop, allrand))
+    assert [c.passed for c in check.parts] == parts
+    assert check.verdict == verdict
+
+
+def test_fig10_nothing_measurable_is_not_testable():
+    runs = fig10_runs([3, NEVER, NEVER, NEVER, NEVER, NEVER], 0.2, 0.0)
+    del runs[1.0, 0]
+    assert claims.fig10_corruption_levels(runs).verdict == UNTESTABLE
