@@ -81,6 +81,12 @@ def _parser() -> argparse.ArgumentParser:
         help="mnist, fashion-mnist, cifar10, or npz:PATH (arrays x [N,...], y [N])",
     )
     s.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
+    s.add_argument(
+        "--label-noise",
+        default="other",
+        choices=("other", "uniform"),
+        help="a random label is another class (default) or any class",
+    )
     s.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     s.add_argument("--arch", default="mlp", help="mlp (default), vgg11 or cct")
     s.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
@@ -112,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--fraction", type=float, default=0.7, help="share R each trains on (0.7)")
     f.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
     f.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
+    f.add_argument(
+        "--label-noise",
+        default="other",
+        choices=("other", "uniform"),
+        help="a random label is another class (default) or any class",
+    )
     f.add_argument("--n-train", type=int, default=0, help="random training subset (0 = all)")
     f.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
     f.add_argument("--lr", type=float, default=0.06, help="SGD learning rate (default 0.06)")
@@ -146,7 +158,17 @@ def _config(args, **fields):
     """The RunConfig of ``score`` and ``fz``: their shared options, plus ``fields``."""
     from .config import RunConfig
 
-    shared = ("dataset", "corrupt", "epochs", "hidden", "momentum", "lr", "batch_size", "bf16")
+    shared = (
+        "dataset",
+        "corrupt",
+        "label_noise",
+        "epochs",
+        "hidden",
+        "momentum",
+        "lr",
+        "batch_size",
+        "bf16",
+    )
     return RunConfig(
         **{k: getattr(args, k) for k in shared}, device=args.device, **fields
     ).with_seed(args.seed)

@@ -90,3 +90,16 @@ def test_unknown_profile_or_parameter_fails_before_papermill(capsys):
     assert "unknown parameter(s) epoch" in capsys.readouterr().err
     assert main(["run", "fig2a_long_tail", "--profile", "smoke", "-p", "epochs", "x"]) == 2
     assert "bad parameter epochs='x'" in capsys.readouterr().err
+
+
+def test_label_noise_option_reaches_the_run(tiny_npz, tmp_path):
+    from memlib.cli import _config, _parser
+
+    args = _parser().parse_args(
+        ["score", "--dataset", f"npz:{tiny_npz}", "--corrupt", "20", "--label-noise", "uniform",
+         "--out", str(tmp_path / "s.csv")]
+    )  # fmt: skip
+    assert _config(args).label_noise == "uniform"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["score", "--dataset", "mnist", "--label-noise", "symmetric",
+                              "--out", "x.csv"])  # fmt: skip

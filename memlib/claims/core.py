@@ -73,6 +73,7 @@ def decide(
 
 
 def make(page, figure, claim, parts, *, partly, preconditions=(), notes=(), numbers, key):
+    """The :class:`Claim` of these criteria, with its verdict (:func:`decide`)."""
     return Claim(
         page=page,
         figure=figure,
@@ -105,23 +106,19 @@ def n_classes(runs) -> int:
     return int(max(r.table.true_label.max() for r in runs)) + 1
 
 
-def informative(scorers, what: str = "the scoring model") -> Criterion:
+def informative(scorers) -> Criterion:
     """The estimator is informative: the muted sub-networks, the stand-in for a model that never
     saw the example, classify their training examples at least at twice chance. Below that,
     nearly every example looks memorized and the scores no longer rank anything."""
     muted, chance = at_end(scorers, "muted_acc"), 1 / n_classes(scorers)
     return Criterion(
         "estimator informative",
-        f"{what}'s muted sub-networks fit at least twice chance ({2 * chance:.2f}) of the "
-        "training examples, in every seed",
+        f"the scoring model's muted sub-networks fit at least twice chance ({2 * chance:.2f}) "
+        "of the training examples, in every seed",
         f"muted {ms(muted)}, unmuted {ms(at_end(scorers, 'unmuted_acc'))}",
         min(muted) >= 2 * chance,
         "ours",
     )
-
-
-def first_epoch(values, level, epochs) -> int | None:
-    return stats.first_epoch_above(values, level, epochs)
 
 
 def faster(fast: Sequence[int | None], slow: Sequence[int | None]) -> bool:
@@ -133,7 +130,7 @@ def reach_epochs(h) -> dict[str, int | None]:
     """The first epochs at which the easy and difficult subsets' training accuracy reaches 50%
     and 90%: keys easy50, easy90, difficult50, difficult90 (None: never)."""
     return {
-        f"{s}{q}": first_epoch(h[f"train_acc_{s}"], q / 100, h.epoch)
+        f"{s}{q}": stats.first_epoch_above(h[f"train_acc_{s}"], q / 100, h.epoch)
         for s in ("easy", "difficult")
         for q in (50, 90)
     }
