@@ -70,8 +70,20 @@ def paper_scale(page: str, short: bool = False) -> dict[str, str]:
     return scale(params_for(page, load_profile("paper")[page]), seeds=False, short=short)
 
 
-def command(page: str, profile: str) -> str:
-    return f"memlib run {page} --profile {profile}"
+def overrides(p, page: str) -> dict:
+    """The parameters of ``p`` that differ from its profile's values for ``page`` (given with
+    ``memlib run -p NAME VALUE`` or papermill's ``-p``)."""
+    from .config import load_profile, params_for
+
+    base = params_for(page, load_profile(p.profile).get(page, {"profile": p.profile}))
+    names = [f for f in p.__dataclass_fields__ if getattr(p, f) != getattr(base, f)]
+    return {f: getattr(p, f) for f in names}
+
+
+def command(page: str, profile: str, changed: dict | None = None) -> str:
+    """The command that re-runs a page (with the parameters ``changed`` from the profile)."""
+    extra = "".join(f" -p {k} {json.dumps(v)}" for k, v in (changed or {}).items())
+    return f"memlib run {page} --profile {profile}{extra}"
 
 
 def record(claim: Claim, p, runs=()) -> dict:
@@ -82,14 +94,16 @@ def record(claim: Claim, p, runs=()) -> dict:
     for res in results:
         m = res.meta
         seen[m["key"]] = {k: m.get(k) for k in ("kind", "key", "wall_s", "commit", "device")}
+    changed = overrides(p, claim.page)
     return claim.to_dict() | {
         "headline": headline(claim),
         "profile": p.profile,
+        "overrides": changed,
         "scale": scale(p),
         "paper_scale": paper_scale(claim.page),
         "scale_short": scale(p, short=True),
         "paper_scale_short": paper_scale(claim.page, short=True),
-        "command": command(claim.page, p.profile),
+        "command": command(claim.page, p.profile, changed),
         "runs": list(seen.values()),
     }
 
@@ -103,13 +117,18 @@ def header(rec: dict) -> str:
             f":::{{admonition}} {rec['headline']}",
             f":class: {ADMONITION[rec['verdict']]} memlib-verdict",
             "",
-            f"**Here** (`{rec['profile']}` profile): {here}.  ",
+            f"**Here** (`{rec['profile']}` profile{_changed(rec)}): {here}.  ",
             f"**The paper's recipe** (`paper` profile): {paper}.  ",
             f"**Re-run this page:** `{rec['command']}`; the criteria are in the claim check "
             "at the end of the page.",
             ":::",
         ]
     )
+
+
+def _changed(rec: dict) -> str:
+    changed = rec.get("overrides") or {}
+    return f", with {', '.join(f'{k} = {v}' for k, v in changed.items())}" if changed else ""
 
 
 def report(claim: Claim, p, runs=()) -> None:
@@ -157,9 +176,10 @@ def claims_table(records: dict[str, dict], order: list[str]) -> str:
         diff = [v for k, v in paper_s.items() if here_s.get(k) != v]
         scale_text = " · ".join(here_s.values()) + (f" ({' · '.join(diff)})" if diff else "")
         rows.append(
-            f"| [{r['figure']}]({page}.ipynb): {r['claim']} "
+            f"| [{r['figure']}]({page}.ipynb): {_cell(r['claim'])} "
             f"| {{bdg-{_BADGE[r['verdict']]}}}`{r['verdict']}` "
-            f"| {quantity}: **{here}**; paper: {paper} | {scale_text} |"
+            f"| {_cell(quantity)}: **{_cell(here)}**; paper: {_cell(paper)} "
+            f"| {_cell(scale_text)} |"
         )
     return "\n".join(rows) + "\n"
 

@@ -64,12 +64,13 @@ def run(
         )
     finally:
         if out.exists():
-            strip(out)
+            strip(out, sorted(overrides or {}))
     return out
 
 
-def strip(path: Path) -> None:
-    """Tidy an executed notebook for committing and reading.
+def strip(path: Path, overrides: list[str] = ()) -> None:
+    """Tidy an executed notebook for committing and reading (``overrides``: the names of the
+    parameters given on top of the profile, which the parameters cell then names).
 
     Removes papermill's and Jupyter's timestamps (so that committed notebooks diff cleanly) and
     the stderr of cells tagged ``remove-stderr`` (progress bars, hidden from readers anyway).
@@ -88,7 +89,7 @@ def strip(path: Path) -> None:
     tagged = {t: c for c in cells for t in c.get("metadata", {}).get("tags", [])}
     if "parameters" in tagged and "injected-parameters" in tagged:
         defaults, injected = tagged["parameters"], tagged["injected-parameters"]
-        injected["source"] = _annotated(_src(injected), _src(defaults))
+        injected["source"] = _annotated(_src(injected), _src(defaults), overrides)
         tags = defaults["metadata"]["tags"]
         defaults["metadata"]["tags"] = [*tags, "remove-cell"] * ("remove-cell" not in tags) or tags
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
@@ -99,7 +100,7 @@ def _src(cell) -> str:
     return "".join(s) if isinstance(s, list) else s
 
 
-def _annotated(injected: str, defaults: str) -> list[str]:
+def _annotated(injected: str, defaults: str, overrides=()) -> list[str]:
     """The injected parameters, each line with the comment of its name in ``defaults``."""
     comments = {}
     for line in defaults.splitlines():
@@ -113,6 +114,8 @@ def _annotated(injected: str, defaults: str) -> list[str]:
             found = re.search(r"^profile = [\"']([^\"']*)", injected, re.M)
             profile = found.group(1) if found else ""
             line = f"# Parameters of the {profile} profile (memlib/profiles/{profile}.yml)"
+            if overrides:
+                line += f", with {', '.join(overrides)} changed"
         elif eq and name.strip() in comments and "  # " not in line:
             line = f"{line}  # {comments[name.strip()]}"
         if line:
@@ -127,11 +130,17 @@ def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = N
     notebooks: its wall time, each notebook's, the HTML's, and how many cached results it
     computed (the rest came from the cache). The Reproducing page reads it.
     """
+    from .config import NOTEBOOKS
+
     names = only or notebooks()
     t0, before, seconds = time.perf_counter(), _cache_entries(), {}
+    record = execute and not only
     if execute:
         load_profile(profile)  # a bad profile fails before any work
-        for name in names:
+        # The claim pages first; then the record, which the other pages (Reproducing) read.
+        for name in sorted(names, key=lambda n: n not in NOTEBOOKS):
+            if record and name not in NOTEBOOKS and seconds:
+                _write_build_record(profile, seconds, t0, before)
             t = time.perf_counter()
             run(name, profile)
             seconds[name] = round(time.perf_counter() - t, 1)
@@ -139,8 +148,8 @@ def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = N
     try:
         return html()
     finally:  # the record of an executing build is kept even if the HTML fails
-        if execute and not only:
-            _write_build_record(profile, seconds, time.perf_counter() - t, t0, before)
+        if record and seconds:
+            _write_build_record(profile, seconds, t0, before, time.perf_counter() - t)
 
 
 def html() -> Path:
@@ -162,7 +171,8 @@ def _cache_entries() -> set[Path]:
     return set(cache_root().glob("*/*/meta.json"))
 
 
-def _write_build_record(profile, seconds, html_s, t0, before) -> None:
+def _write_build_record(profile, seconds, t0, before, html_s=None) -> None:
+    """``build-<profile>.json``: the build so far (``html_s`` once the HTML is built)."""
     new = _cache_entries() - before
     computed: dict[str, int] = {}
     for m in new:
@@ -173,9 +183,9 @@ def _write_build_record(profile, seconds, html_s, t0, before) -> None:
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(time.perf_counter() - t0, 1),
         "notebooks_s": seconds,
-        "html_s": round(html_s, 1),
+        "html_s": None if html_s is None else round(html_s, 1),
         "computed": computed,  # cached results computed by this build, by kind
-        "compute_s": round(sum(json.loads(m.read_text())["wall_s"] for m in new), 1),
+        "compute_s": round(sum(json.loads(m.read_text()).get("wall_s", 0) for m in new), 1),
         "machine": machine(),
     }
     out = default_output(next(iter(seconds)), profile).parent / f"build-{profile}.json"
@@ -183,11 +193,11 @@ def _write_build_record(profile, seconds, html_s, t0, before) -> None:
 
 
 def machine() -> str:
-    """This machine in a few words: CPU model, cores, torch threads (or the GPU)."""
+    """This machine in a few words: CPU model, the cores torch may use, torch (or the GPU)."""
     import torch
 
     if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name(0)} GPU"
+        return f"{torch.cuda.get_device_name(0)} GPU, torch {torch.__version__}"
     model = platform.processor() or "CPU"
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
@@ -197,4 +207,5 @@ def machine() -> str:
             if ln.startswith("model name")
         ]
         model = names[0] if names else model
-    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{model}, {cores} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"

@@ -103,3 +103,34 @@ def test_strip_shows_the_parameters_once_commented_and_drops_hidden_stderr(tmp_p
     assert "papermill" not in nb["metadata"] and not run["metadata"].get("execution")
     strip(path)  # idempotent
     assert json.loads(path.read_text()) == nb
+    strip(path, ["epochs"])
+    first = json.loads(path.read_text())["cells"][1]["source"][0]
+    assert first.endswith("(memlib/profiles/smoke.yml), with epochs changed\n")
+
+
+def test_record_names_the_parameters_changed_from_the_profile():
+    p = params_for("fig2a_long_tail", load_profile("cpu")["fig2a_long_tail"] | {"epochs": 5})
+    rec = book.record(claims.fig2a_long_tail([score_run(np.arange(100.0))]), p)
+    assert rec["overrides"] == {"epochs": 5}
+    assert rec["command"] == "memlib run fig2a_long_tail --profile cpu -p epochs 5"
+    assert "profile, with epochs = 5)" in book.header(rec)
+    assert book.overrides(_params("fig2a_long_tail"), "fig2a_long_tail") == {}
+
+
+def test_build_records_itself_before_the_pages_that_read_it(tmp_path, monkeypatch):
+    from memlib import runner
+
+    seen = {}
+
+    def fake_run(name, profile):
+        seen[name] = (tmp_path / f"build-{profile}.json").exists()
+
+    monkeypatch.setattr(runner, "notebooks", lambda: ["fig2a_long_tail", "reproducing"])
+    monkeypatch.setattr(runner, "run", fake_run)
+    monkeypatch.setattr(runner, "html", lambda: tmp_path / "index.html")
+    monkeypatch.setattr(runner, "default_output", lambda name, profile: tmp_path / f"{name}.ipynb")
+    runner.build("cpu")
+    assert seen == {"fig2a_long_tail": False, "reproducing": True}
+    rec = json.loads((tmp_path / "build-cpu.json").read_text())
+    assert set(rec["notebooks_s"]) == {"fig2a_long_tail", "reproducing"}
+    assert rec["html_s"] is not None and "cores" in rec["machine"]

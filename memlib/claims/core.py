@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+
 from .. import stats
 
 HOLDS, PARTLY, FAILS, UNTESTABLE = "holds", "partly holds", "does not hold", "not testable here"
@@ -24,6 +26,10 @@ class Criterion:
     passed: bool | None
     source: str = ""  # where the threshold comes from: the paper's section, or "ours"
     why: str = ""  # why it could not be measured
+
+    def __post_init__(self):  # numpy bools to bool, so that `passed is True` holds
+        if self.passed is not None:
+            object.__setattr__(self, "passed", bool(self.passed))
 
     @property
     def mark(self) -> str:
@@ -92,6 +98,17 @@ def make(page, figure, claim, parts, *, partly, preconditions=(), notes=(), numb
 ms = stats.mean_std  # "m ± s (n=k)" over seeds
 
 
+def lowest(values) -> float:
+    """The lowest of per-seed values; NaN if any is NaN, so that a criterion on it fails
+    whatever the seeds' order ("in every seed")."""
+    return float(np.min(np.asarray(values, dtype=np.float64)))
+
+
+def highest(values) -> float:
+    """The highest of per-seed values; NaN if any is NaN (see :func:`lowest`)."""
+    return float(np.max(np.asarray(values, dtype=np.float64)))
+
+
 def at_end(runs, column: str) -> list[float]:
     return [float(r.history[column].iloc[-1]) for r in runs]
 
@@ -116,7 +133,7 @@ def informative(scorers) -> Criterion:
         f"the scoring model's muted sub-networks fit at least twice chance ({2 * chance:.2f}) "
         "of the training examples, in every seed",
         f"muted {ms(muted)}, unmuted {ms(at_end(scorers, 'unmuted_acc'))}",
-        min(muted) >= 2 * chance,
+        lowest(muted) >= 2 * chance,
         "ours",
     )
 

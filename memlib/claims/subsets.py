@@ -11,6 +11,7 @@ from .core import (
     by_seed,
     faster,
     informative,
+    lowest,
     make,
     ms,
     reach_epochs,
@@ -59,7 +60,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
     )
     if controls:
         sim = dataclasses.replace(
-            sim, value=f"{ms(c['gap_done'], '.1f')} points", passed=min(c["gap_done"]) >= 5
+            sim, value=f"{ms(c['gap_done'], '.1f')} points", passed=lowest(c["gap_done"]) >= 5
         )
     parts = [
         Criterion(
@@ -79,7 +80,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
                 "at the last epoch, the difficult subset is at least 10 points less accurate "
                 "in the control, in every seed",
                 f"{ms(c['gap'], '.1f')} points" if controls else "",
-                min(c["gap"]) >= 10 if controls else None,
+                lowest(c["gap"]) >= 10 if controls else None,
                 "Figure 5's caption; threshold ours",
                 "" if controls else "needs the control run",
             )
@@ -120,7 +121,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
         figure,
         "easy and difficult learnt simultaneously, easy faster",
         parts,
-        partly=sum(bool(p.passed) for p in parts) >= 2,
+        partly=bool(parts[0].passed and any(p.passed for p in parts[1:])),
         preconditions=[informative(scorers)],
         numbers=numbers,
         key=(*key, "no number"),
@@ -131,7 +132,8 @@ def fig5ab_easy_difficult(runs, controls, scorers) -> Claim:
     """§3.3, Figure 5(a,b), MNIST: (1) easy faster: easy reaches 90% training accuracy before
     difficult; (2) simultaneous: when easy is learnt, difficult is at least 5 points above the
     control that never trains on it; (3) the control is far lower at the end (10 points);
-    (4) the easy test subset ends more accurate; every seed. Partly: two of the four.
+    (4) the easy test subset ends more accurate; every seed. Partly: (1) and one other ((2) and
+    (3) both compare with the control, so they cannot make a partial result alone).
     Precondition: the scoring runs' estimator is informative."""
     return _easy_difficult(
         runs,
@@ -145,8 +147,8 @@ def fig5ab_easy_difficult(runs, controls, scorers) -> Claim:
 
 def fig5cd_easy_difficult_cifar(runs, scorers, controls=()) -> Claim:
     """§3.3, Figure 5(c,d), CIFAR-10: parts (1), (2) and (4) of :func:`fig5ab_easy_difficult`
-    (the paper draws no control here; without one, (2) cannot be measured). Partly: two of the
-    three. Precondition: the scoring runs' estimator is informative."""
+    (the paper draws no control here; without one, (2) cannot be measured). Partly: (1) and one
+    other. Precondition: the scoring runs' estimator is informative."""
     return _easy_difficult(
         runs,
         controls,
@@ -189,7 +191,7 @@ def fig6_informative_difficult(on_easy, on_difficult, scorers) -> Claim:
             "asymmetric",
             "the transfer from difficult to easy exceeds the reverse, in every seed",
             f"{ms(asym, '+.1f')} points",
-            min(asym) > 0,
+            lowest(asym) > 0,
             "§3.3",
         ),
     ]
@@ -197,7 +199,7 @@ def fig6_informative_difficult(on_easy, on_difficult, scorers) -> Claim:
         "trained subset fitted",
         "each run fits the subset it trains on to at least 90%",
         f"lowest {min(fit):.3f}",
-        min(fit) >= 0.9,
+        lowest(fit) >= 0.9,
         "ours",
     )
     numbers = {
