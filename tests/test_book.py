@@ -150,5 +150,6 @@ def test_report_glues_the_header_and_every_measured_value_for_prose(monkeypatch)
     assert book.value_key("label convention") == "claim_label_convention"
     assert book.value_key("Easy 90% (epoch)") == "claim_easy_90_epoch"
     first = check.parts[0]
-    assert glued[book.value_key(first.name)].data == (first.value if first.passed is not None
-                                                      else first.why)
+    assert glued[book.value_key(first.name)].data == (
+        first.value if first.passed is not None else first.why
+    )
