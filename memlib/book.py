@@ -2,8 +2,9 @@
 
 In a notebook, :func:`report` shows a claim check (the verdict in an admonition coloured by it,
 and the criteria), glues the page's header (``claim_header``: the verdict, the scale run here
-against the paper's, and the command that re-runs the page), and stores the record, with the
-cost of the runs behind it, in the output's metadata.
+against the paper's, and the command that re-runs the page) and each criterion's measured value
+(:func:`value_key`, for prose), and stores the record, with the cost of the runs behind it, in
+the output's metadata.
 
 At build time, the extension (``sphinx: extra_extensions: [memlib.book]``) reads those records
 back from the executed notebooks into the landing page's claims table (the ``claims-table``
@@ -13,6 +14,7 @@ directive), serves MathJax from the book's own static files, and widens nothing:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -144,6 +146,14 @@ def report(claim: Claim, p, runs=()) -> None:
         metadata={"memlib": {"claim": rec}},
     )
     glue("claim_header", Markdown(header(rec)), display=False)
+    for c in (*claim.parts, *claim.preconditions, *claim.notes):
+        glue(value_key(c.name), Markdown(c.value if c.passed is not None else c.why), display=False)
+
+
+def value_key(name: str) -> str:
+    """The glue key of a criterion's measured value, for prose: ``{glue:md}`claim_early_gain```
+    for the criterion named "early gain"."""
+    return "claim_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def _jsonable(obj):

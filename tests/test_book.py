@@ -134,3 +134,22 @@ def test_build_records_itself_before_the_pages_that_read_it(tmp_path, monkeypatc
     rec = json.loads((tmp_path / "build-cpu.json").read_text())
     assert set(rec["notebooks_s"]) == {"fig2a_long_tail", "reproducing"}
     assert rec["html_s"] is not None and "cores" in rec["machine"]
+
+
+def test_report_glues_the_header_and_every_measured_value_for_prose(monkeypatch):
+    import IPython.display
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display: glued.update({key: value}))
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: None)
+    check = claims.fig2a_long_tail([score_run(np.arange(100.0)) for _ in range(2)])
+    book.report(check, _params("fig2a_long_tail"))
+    names = [c.name for c in (*check.parts, *check.preconditions, *check.notes)]
+    assert set(glued) == {"claim_header", *map(book.value_key, names)}
+    assert book.value_key("label convention") == "claim_label_convention"
+    assert book.value_key("Easy 90% (epoch)") == "claim_easy_90_epoch"
+    first = check.parts[0]
+    assert glued[book.value_key(first.name)].data == (
+        first.value if first.passed is not None else first.why
+    )

@@ -8,6 +8,7 @@ from claims_fixtures import history, peaked, ramp, run
 
 from memlib import claims
 from memlib.claims import FAILS, HOLDS, PARTLY, UNTESTABLE
+from memlib.errors import MemlibError
 
 # --- Figure 3 -------------------------------------------------------------------------------------
 
@@ -97,6 +98,7 @@ def fig4_run(cos_ok=True, con_ok=True, reversed_epochs=(0,), n_stats=10):
         # epoch 0 counts: reversed there and once more, 7 of 9 (without it, 8 of 8 would pass)
         ({"reversed_epochs": (0, 1), "n_stats": 9}, 1e-6, PARTLY),
         ({"con_ok": False}, 1e-6, PARTLY),
+        ({"cos_ok": False}, 1e-6, PARTLY),
         ({"con_ok": False, "cos_ok": False}, 1e-6, FAILS),
         ({}, 1e-3, UNTESTABLE),  # the fast statistics disagree with BackPACK
     ],
@@ -105,6 +107,13 @@ def test_fig4(kw, error, verdict):
     check = claims.fig4_gradient_similarity([fig4_run(**kw)], backpack_error=error)
     assert check.verdict == verdict
     assert "initialization" in " ".join(check.numbers)
+
+
+def test_fig4_needs_statistics_at_initialization():
+    r = fig4_run()
+    r.history.loc[0, ["cos_easy", "cos_difficult", "contrib_easy", "contrib_difficult"]] = np.nan
+    with pytest.raises(MemlibError, match="initialization"):
+        claims.fig4_gradient_similarity([r], backpack_error=1e-6)
 
 
 # --- Figure 9 -------------------------------------------------------------------------------------
@@ -156,6 +165,17 @@ def test_fig9_scores_are_not_judged_against_unsettled_final_scores():
     assert check.parts[1].passed is False and check.parts[2].passed is None
 
 
+def test_fig9_a_run_still_rising_slowly_is_not_stable():
+    """0.3 points per epoch at the end of a 15-epoch run: two 3-epoch window means differ by
+    less than a point, but the accuracy leaves a 1-point band over the last 6 epochs."""
+    r = fig9_run(epochs=15)
+    for col in ("unmuted_acc", "muted_acc"):
+        r.history[col] = 0.9 + 0.003 * r.history.epoch
+    check = claims.fig9b_early_convergence_cct([r])
+    assert check.parts[1].passed is False and "1.5 points" in check.parts[1].value
+    assert check.parts[2].passed is None
+
+
 def test_fig9_judges_every_seed():
     runs = [fig9_run(), fig9_run(reach_at=12, stable_from=15, seed=1)]
     assert claims.fig9a_early_convergence(runs).verdict == FAILS
@@ -197,6 +217,7 @@ FINE = [3, 6, 9, 12, 15, NEVER]
         # one informative pair only: not measurable
         ([3, NEVER, NEVER, NEVER, NEVER, NEVER], 0.8, 0.05, PARTLY, [None, True]),
         ([15, 12, 9, 6, 3, NEVER], 0.8, 0.05, PARTLY, [False, True]),  # faster with more noise
+        ([3, 3, 3, 3, 3, NEVER], 0.8, 0.05, PARTLY, [False, True]),  # never slower
         (FINE, 0.2, 0.0, PARTLY, [True, None]),  # the noise never fitted: no drop to test
         (FINE, 0.8, 0.0, PARTLY, [True, False]),  # fitted noise, no drop
         ([15, 12, 9, 6, 3, NEVER], 0.8, 0.0, FAILS, [False, False]),
@@ -213,6 +234,12 @@ def test_fig10(e50, fitted, drop, verdict, parts):
 def test_fig10_all_random_is_a_note(allrand, fails):
     check = claims.fig10_corruption_levels(fig10_runs(FINE, 0.8, 0.05, allrand))
     assert check.verdict == HOLDS and check.notes[0].passed is fails
+
+
+def test_fig10_note_needs_a_run_with_every_label_random():
+    runs = {k: r for k, r in fig10_runs(FINE, 0.8, 0.05).items() if k[0] < 1}
+    check = claims.fig10_corruption_levels(runs)
+    assert check.verdict == HOLDS and check.notes[0].passed is None
 
 
 def test_fig10_one_seed_failing_is_not_hidden_by_an_unmeasurable_one():

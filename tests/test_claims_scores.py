@@ -119,6 +119,11 @@ def test_galleries_share_one_rule(fn, low, far, muted, verdict):
     assert check.notes[0].passed  # the muted sub-network misses 90% of the high scores
 
 
+def test_galleries_report_a_muted_network_that_knows_the_high_scores_beside_the_verdict():
+    check = claims.fig7_gallery([_gallery_run(1.0, 0.2)], _images(3.0))
+    assert check.notes[0].passed is False and check.verdict == HOLDS
+
+
 def test_galleries_judge_every_seed():
     runs = [_gallery_run(1.0, 0.9), _gallery_run(0.5, 0.9)]
     assert claims.fig7_gallery(runs, _images(3.0)).verdict == FAILS

@@ -43,6 +43,7 @@ def control(gap_early=0.1, gap_end=0.4, epochs=20):
     [
         ({}, {}, 0.9, HOLDS),
         ({}, {"gap_early": 0.02}, 0.9, PARTLY),  # 2 points when easy is learnt: not simultaneous
+        ({}, {"gap_end": 0.05}, 0.9, PARTLY),  # simultaneous, but the control ends close
         ({"easy_at": 15, "test_easy": 0.5}, {"gap_early": 0.02, "gap_end": 0.02}, 0.9, FAILS),
         # both control parts hold, easy is slower and the test subsets are not ordered: the
         # two control parts alone do not make a partial result
@@ -105,6 +106,7 @@ def subset_run(trained, held_out_gain, epochs=10, fit=0.95):
     [
         (0.30, 0.05, 0.95, 0.9, HOLDS, []),
         (0.12, 0.10, 0.95, 0.9, PARTLY, []),  # asymmetric, not twice
+        (0.08, 0.01, 0.95, 0.9, PARTLY, []),  # asymmetric, but under the 10-point floor
         (0.05, 0.30, 0.95, 0.9, FAILS, []),
         (0.30, 0.05, 0.80, 0.9, UNTESTABLE, ["trained subset fitted"]),
         (0.30, 0.05, 0.95, 0.1, UNTESTABLE, ["estimator informative"]),
@@ -153,4 +155,14 @@ def test_fz_ground_truth_judges_single_runs(single, gap, reliability, fit, verdi
     )
     assert check.verdict == verdict
     (note,) = check.notes  # the seeds' average is reported beside the verdict
-    assert note.name == "averaging the seeds"
+    assert note.name == "averaging the seeds" and note.passed is (single + 0.05 >= 0.8)
+
+
+def test_fz_ground_truth_a_nan_in_any_condition_fails_its_rule():
+    check = claims.fz_ground_truth(
+        {"clean": agreement(0.85, noisy=False), "noisy": agreement(np.nan)},
+        {"clean": 0.95, "noisy": np.nan},
+        {"clean": (1.0, 1.0), "noisy": (1.0, np.nan)},
+    )
+    assert [c.passed for c in check.preconditions] == [False, False]
+    assert [c.passed for c in check.parts] == [False, False]
