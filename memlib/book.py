@@ -120,7 +120,8 @@ def header(rec: dict) -> str:
             f":class: {ADMONITION[rec['verdict']]} memlib-verdict",
             "",
             f"**Here** (`{rec['profile']}` profile{_changed(rec)}): {here}.  ",
-            f"**The paper's recipe** (`paper` profile): {paper}.  ",
+            f"**The paper's scale** (`paper` profile, the paper's recipe as far as it gives "
+            f"one): {paper}.  ",
             f"**Re-run this page:** `{rec['command']}`; the criteria are in the claim check "
             "at the end of the page.",
             ":::",
@@ -197,15 +198,20 @@ def claims_table(records: dict[str, dict], order: list[str]) -> str:
 # --- the Reproducing page -------------------------------------------------------------------------
 
 
-def markdown_table(df) -> str:
-    """A DataFrame as a MyST table (its index dropped), for ``IPython.display.Markdown``."""
+def markdown_table(df, floats: str = "") -> str:
+    """A DataFrame as a MyST table (its index dropped), for ``IPython.display.Markdown``;
+    ``floats``: the format of float cells (``".3f"``). NaN shows as "–"."""
     cols = [str(c) for c in df.columns]
     rows = ["| " + " | ".join(cols) + " |", "|" + "|".join(":--" for _ in cols) + "|"]
-    rows += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    rows += [
+        "| " + " | ".join(_cell(v, floats) for v in r) + " |" for r in df.itertuples(index=False)
+    ]
     return "\n".join(rows) + "\n"
 
 
-def _cell(v) -> str:
+def _cell(v, floats: str = "") -> str:
+    if isinstance(v, float):
+        return "–" if v != v else format(v, floats)
     return str(v).replace("|", "\\|").replace("\n", " ")
 
 
@@ -252,8 +258,8 @@ def times_table(records: dict[str, dict], build: dict | None, order: list[str]):
 
 _MATHJAX = "mathjax/tex-mml-chtml.js"  # under _static/, copied from the django-static-mathjax wheel
 _CSS = """\
-/* Outputs wrap instead of running past the column (and being cut off). */
-div.cell_output pre, div.cell_input pre { white-space: pre-wrap; word-break: break-word; }
+/* Outputs and code wrap instead of running past the column (and being cut off). */
+article pre { white-space: pre-wrap; word-break: break-word; }
 div.cell_output table { display: block; max-width: 100%; overflow-x: auto; }
 .memlib-claims td, .memlib-claims th { vertical-align: top; }
 """

@@ -55,7 +55,7 @@ def mean_std(values: Sequence[float], fmt: str = ".3f") -> str:
     v = np.asarray(values, dtype=np.float64)
     if len(v) == 1:
         return f"{v[0]:{fmt}}"
-    return f"{v.mean():{fmt}} ± {v.std(ddof=1):{fmt}} (n={len(v)})"
+    return f"{v.mean():{fmt}} ± {v.std(ddof=1):{fmt.lstrip('+')}} (n={len(v)})"
 
 
 def smooth(values: Sequence[float], window: int = 5) -> np.ndarray:

@@ -232,7 +232,8 @@ const describe = (el) => el.tagName.toLowerCase() + (el.classList.length ?
   "." + [...el.classList].slice(0, 2).join(".") : "");
 const visible = (el) => el.getClientRects().length > 0 &&
   getComputedStyle(el).visibility !== "hidden";
-const out = {images: [], untypeset: [], raw_tex: [], too_wide: [], claims: null};
+const out = {images: [], untypeset: [], raw_tex: [], raw_roles: [], too_wide: [],
+             claims: null};
 
 for (const img of document.images) {
   if (!(img.complete && img.naturalWidth > 0)) {
@@ -259,8 +260,18 @@ for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     JSON.stringify(node.data.slice(at, at + 80).replace(/\s+/g, " ").trim()));
 }
 
+// A MyST role left as text (a glued value that was not pasted, a reference not resolved).
+const role = /\{(glue(:\w+)?|doc|ref|numref|eq|cite(:\w+)?)\}/;
+const roles = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+for (let node = roles.nextNode(); node; node = roles.nextNode()) {
+  const parent = node.parentElement;
+  if (!parent || parent.closest("script, style") || !role.test(node.data)) continue;
+  out.raw_roles.push(describe(parent) + " " + JSON.stringify(snippet(parent)));
+}
+
 const blocks = [...document.querySelectorAll(
-  "div.cell_output, div.cell_output pre, div.cell_output table, div.cell_output div.output")];
+  "div.cell_output, div.cell_output pre, div.cell_output table, div.cell_output div.output, " +
+  "article pre")];
 const wide = blocks.filter((el) => el.scrollWidth > el.clientWidth + 1);
 for (const el of wide) {
   if (wide.some((other) => other !== el && el.contains(other))) continue;  // innermost only

@@ -153,3 +153,11 @@ def test_report_glues_the_header_and_every_measured_value_for_prose(monkeypatch)
     assert glued[book.value_key(first.name)].data == (
         first.value if first.passed is not None else first.why
     )
+
+
+def test_markdown_table_formats_floats_and_shows_nan_as_a_dash():
+    import pandas as pd
+
+    df = pd.DataFrame({"name": ["a|b", "c"], "n": [1, 2], "x": [0.12345, float("nan")]})
+    assert book.markdown_table(df, ".2f").splitlines()[2:] == ["| a\\|b | 1 | 0.12 |",
+                                                               "| c | 2 | – |"]  # fmt: skip

@@ -2,10 +2,11 @@
 /usr/bin/chromedriver, reading `_build/html` over HTTP from 127.0.0.1 at 1280 px.
 
 Every page of the book must load without a console error, with every local file it references
-present, its math typeset by MathJax (no raw TeX left), and every cell output within its
-column; the landing page must hold the claims table, one link per claim notebook. A full-page
-screenshot of every page goes to `_build/screenshots/`. `make browser` builds the HTML and
-runs this test; `make unit` leaves it out (marker `browser`).
+present, its math typeset by MathJax (no raw TeX left), no MyST role left as text (a glued value
+not pasted), and every cell output and code block within its column; the landing page must hold the
+claims table, one link per claim notebook. A full-page screenshot of every page goes to
+`_build/screenshots/`. `make browser` builds the HTML and runs this test; `make unit` leaves it out
+(marker `browser`).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def test_book_in_browser(request):
             ]
             found += [("raw TeX", f"not typeset by MathJax: {t}") for t in result["untypeset"]]
             found += [("raw TeX", f"TeX in the text: {t}") for t in result["raw_tex"]]
+            found += [("raw MyST", f"a role left as text: {t}") for t in result["raw_roles"]]
             found += [
                 (
                     "too wide",

@@ -25,6 +25,7 @@ def test_first_epoch_reaching():
     assert first_epoch_reaching([0.1, 0.5, 0.96, 0.97, 1.0], 0.95) == 2
     assert first_epoch_reaching([0.1, 0.5, 1.0], 0.95, epochs=[0, 5, 10]) == 10
     assert mean_std([1.0]) == "1.000" and mean_std([1.0, 3.0]).startswith("2.000 ± 1.414")
+    assert mean_std([-1.0, -3.0], "+.1f") == "-2.0 ± 1.4 (n=2)"  # the sign on the mean only
 
 
 def test_verdict():

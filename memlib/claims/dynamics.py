@@ -156,7 +156,7 @@ def fig4_gradient_similarity(runs, backpack_error: float) -> Claim:
     n = len(hs[0])
     last = int(hs[0].epoch.iloc[-1])
     k = int((hs[0].epoch <= last / 10).sum())  # the samples are denser early in training
-    of = f"of {n} epochs, {k} of them in the first tenth of training"
+    of = f"(share of {n} epochs, {k} of them in the first tenth of training)"
     parts = [
         Criterion(
             "easy gradients agree",
@@ -402,7 +402,8 @@ def fig10_corruption_levels(runs: dict, window: int = 5) -> Claim:
         numbers[f"{g['random'].iloc[0]:,} random labels ({lv:.0%})"] = (
             f"train 50% at {stats.describe_epochs(_epochs(g.e50))}"
             f"; final train {ms(g.train)}; noise fitted {ms(g.noise_fit) if lv > 0 else '–'}"
-            f"; test peak {ms(g.top)} at epoch {ms(g.peak, '.0f')}, drop {ms(g['drop'], '.1f')}"
+            f"; test peak {ms(g.top)} at epoch {ms(g.peak, '.0f')}, "
+            f"drop {ms(g['drop'], '.1f')} points"
         )
     return make(
         "fig10_corruption_levels",

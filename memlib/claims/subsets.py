@@ -66,7 +66,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
         Criterion(
             "easy faster",
             "the easy subset reaches 90% training accuracy before the difficult one, in every seed",
-            f"easy at {stats.describe_epochs(c['easy90'])}, difficult at "
+            f"epoch: easy at {stats.describe_epochs(c['easy90'])}, difficult at "
             f"{stats.describe_epochs(c['difficult90'])}",
             faster(c["easy90"], c["difficult90"]),
             "§3.3 (easy examples fitted faster)",
