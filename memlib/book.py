@@ -19,6 +19,8 @@ import shutil
 from pathlib import Path
 
 from .claims import ADMONITION, UNTESTABLE, Claim, headline, render_markdown, render_text
+from .claims.core import md_cell
+from .claims.core import seeds as seed_count
 
 _DATA = {"mnist": ("MNIST", 60_000), "fashion-mnist": ("Fashion-MNIST", 60_000),
          "cifar10": ("CIFAR-10", 50_000)}  # fmt: skip
@@ -58,7 +60,7 @@ def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
     data = f"{n:,} {name}" if short else f"{name}, {n:,} examples"
     out = {"data": data if n else name, "model": model, "epochs": epochs}
     if seeds:
-        out["seeds"] = f"{len(p.seeds)} seed{'s' * (len(p.seeds) > 1)}"
+        out["seeds"] = seed_count(p.seeds)
         if hasattr(p, "models"):
             out["seeds"] += f", {p.models} models" if short else f", {p.models} ground-truth models"
     return out
@@ -212,7 +214,7 @@ def markdown_table(df, floats: str = "") -> str:
 def _cell(v, floats: str = "") -> str:
     if isinstance(v, float):
         return "–" if v != v else format(v, floats)
-    return str(v).replace("|", "\\|").replace("\n", " ")
+    return md_cell(v)
 
 
 def profiles_table(pages: list[str]):

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from .config import load_profile, params_for
@@ -90,8 +91,8 @@ def strip(path: Path, overrides: list[str] = ()) -> None:
     if "parameters" in tagged and "injected-parameters" in tagged:
         defaults, injected = tagged["parameters"], tagged["injected-parameters"]
         injected["source"] = _annotated(_src(injected), _src(defaults), overrides)
-        tags = defaults["metadata"]["tags"]
-        defaults["metadata"]["tags"] = [*tags, "remove-cell"] * ("remove-cell" not in tags) or tags
+        if "remove-cell" not in defaults["metadata"]["tags"]:
+            defaults["metadata"]["tags"].append("remove-cell")
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -174,9 +175,7 @@ def _cache_entries() -> set[Path]:
 def _write_build_record(profile, seconds, t0, before, html_s=None) -> None:
     """``build-<profile>.json``: the build so far (``html_s`` once the HTML is built)."""
     new = _cache_entries() - before
-    computed: dict[str, int] = {}
-    for m in new:
-        computed[m.parent.parent.name] = computed.get(m.parent.parent.name, 0) + 1
+    computed = Counter(m.parent.parent.name for m in new)  # cached results computed, by kind
     record = {
         "profile": profile,
         "commit": git_commit(),
@@ -184,7 +183,7 @@ def _write_build_record(profile, seconds, t0, before, html_s=None) -> None:
         "wall_s": round(time.perf_counter() - t0, 1),
         "notebooks_s": seconds,
         "html_s": None if html_s is None else round(html_s, 1),
-        "computed": computed,  # cached results computed by this build, by kind
+        "computed": dict(computed),
         "compute_s": round(sum(json.loads(m.read_text()).get("wall_s", 0) for m in new), 1),
         "machine": machine(),
     }

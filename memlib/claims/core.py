@@ -35,6 +35,11 @@ class Criterion:
     def mark(self) -> str:
         return {True: "✓", False: "✗", None: "–"}[self.passed]
 
+    @property
+    def shown(self) -> str:
+        """The value as a reader sees it: the measured value, or why it is not measurable."""
+        return self.value if self.passed is not None else f"not measurable: {self.why}"
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -200,15 +205,15 @@ def render_text(claim: Claim, width: int = 88) -> str:
         if group:
             lines.append(f"{title}:")
             for c in group:
-                value = c.value if c.passed is not None else f"not measurable: {c.why}"
-                lines += wrap(f"{c.mark} {c.name}: {value}. Criterion: {c.rule}.", "  ")
+                lines += wrap(f"{c.mark} {c.name}: {c.shown}. Criterion: {c.rule}.", "  ")
     lines.append("Numbers:")
     for k, v in claim.numbers.items():
         lines += wrap(f"{k}: {v}", "  ")
     return "\n".join(lines)
 
 
-def _cell(text: str) -> str:
+def md_cell(text) -> str:
+    """``text`` as one cell of a markdown table: pipes escaped, on one line."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
@@ -225,12 +230,9 @@ def render_markdown(claim: Claim) -> str:
             continue
         out += [f"**{title}**", "", "| | | criterion | here |", "|:-:|:--|:--|:--|"]
         for c in group:
-            value = c.value if c.passed is not None else f"not measurable: {c.why}"
-            source = f" ({c.source})" if c.source else ""
-            out.append(
-                f"| {c.mark} | {_cell(c.name)} | {_cell(c.rule + source)} | {_cell(value)} |"
-            )
+            rule = c.rule + (f" ({c.source})" if c.source else "")
+            out.append(f"| {c.mark} | {md_cell(c.name)} | {md_cell(rule)} | {md_cell(c.shown)} |")
         out.append("")
     out += [":::", "", "| the numbers behind it | |", "|:--|:--|"]
-    out += [f"| {_cell(k)} | {_cell(v)} |" for k, v in claim.numbers.items()]
+    out += [f"| {md_cell(k)} | {md_cell(v)} |" for k, v in claim.numbers.items()]
     return "\n".join(out) + "\n"
