@@ -7,6 +7,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 PROFILE ?= cpu
+PART    ?=
 GH_REMOTE ?= origin
 NOTEBOOKS := $(basename $(notdir $(wildcard notebooks/*.ipynb)))
 # The offline datasets beside the checkout, unless MEMLIB_DATA says otherwise.
@@ -24,8 +25,8 @@ help:  ## list the targets
 
 venv: $(STAMP)  ## create or update the virtual environment .venv
 
-book: $(STAMP)  ## execute every notebook (PROFILE=cpu) with papermill, then build the HTML book
-	$(PY) -m memlib build --profile $(PROFILE)
+book: $(STAMP)  ## execute the notebooks (PROFILE=cpu; PART=<name>: one part) with papermill, then build the HTML book
+	$(PY) -m memlib build --profile $(PROFILE) $(if $(PART),--part $(PART))
 
 test: unit nbval browser  ## unit tests, nbval on the smoke notebooks, the book build and its browser test
 

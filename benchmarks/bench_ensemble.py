@@ -11,7 +11,7 @@ example) against the machine's peak: the nominal fp32 figure given with ``--peak
 best GFLOP/s of a 2048^3 matrix product measured in the same run, in fp32 and bf16.
 
 Prints a table and writes benchmarks/results/bench_ensemble.json. Usage:
-    python benchmarks/bench_ensemble.py [--models 16] [--examples 7000] [--reps 3] [--device cpu]
+    python benchmarks/bench_ensemble.py [--n-models 16] [--examples 7000] [--reps 3] [--device cpu]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from memlib.ensembles import init_ensemble, train_ensemble, train_flops
 from memlib.models import build_model
 from memlib.runner import machine
 from memlib.scores import autocast
-from memlib.training import Schedule, _order
+from memlib.training import Schedule, epoch_order
 
 
 def sync(device):
@@ -47,7 +47,7 @@ def sequential(x, y, members, seeds, sched, hidden, device):
         ).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=sched.lr, momentum=sched.momentum)
         own = torch.nonzero(members[m]).squeeze(1)
-        perm = own[_order(s, 1, len(own)).to(device)]
+        perm = own[epoch_order(s, 1, len(own)).to(device)]
         for b in range(0, len(perm), sched.batch_size):
             idx = perm[b : b + sched.batch_size]
             with autocast(device, sched.bf16):
@@ -80,7 +80,7 @@ def gemm_peak(device, dtype, n=2048, reps=10) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", type=int, default=16)
+    ap.add_argument("--n-models", "--models", type=int, default=16, help="models M (16)")
     ap.add_argument("--examples", type=int, default=7000, help="training examples per model")
     ap.add_argument("--widths", type=int, nargs="+", default=[64, 256, 512])
     ap.add_argument("--batch", type=int, default=128)
@@ -92,11 +92,11 @@ def main() -> None:
     data = load_dataset("mnist", device=device)
     x, y = data.x_train.flatten(1), data.y_train
     g = torch.Generator().manual_seed(0)
-    members = torch.zeros(args.models, data.n_train, dtype=torch.bool)
-    for m in range(args.models):
+    members = torch.zeros(args.n_models, data.n_train, dtype=torch.bool)
+    for m in range(args.n_models):
         members[m, torch.randperm(data.n_train, generator=g)[: args.examples]] = True
     members = members.to(device)
-    seeds = list(range(args.models))
+    seeds = list(range(args.n_models))
     peaks = {"fp32": gemm_peak(device, torch.float32), "bf16": gemm_peak(device, torch.bfloat16)}
     rows = []
     for hidden in args.widths:
@@ -113,14 +113,14 @@ def main() -> None:
                     t = time.perf_counter()
                     fn(x, y, members, seeds, sched, hidden, device)
                     times[k].append(time.perf_counter() - t)
-            flops = train_flops(784, hidden, 10, args.examples * args.models)
+            flops = train_flops(784, hidden, 10, args.examples * args.n_models)
             t_seq, t_ens = (statistics.median(times[k]) for k in ("sequential", "ensemble"))
             rows.append(
                 {
                     "width": hidden,
                     "precision": prec,
-                    "sequential_ms_per_model": 1e3 * t_seq / args.models,
-                    "ensemble_ms_per_model": 1e3 * t_ens / args.models,
+                    "sequential_ms_per_model": 1e3 * t_seq / args.n_models,
+                    "ensemble_ms_per_model": 1e3 * t_ens / args.n_models,
                     "speedup": t_seq / t_ens,
                     "sequential_gflops": flops / t_seq / 1e9,
                     "ensemble_gflops": flops / t_ens / 1e9,
@@ -129,7 +129,7 @@ def main() -> None:
                 }
             )
     print(
-        f"device {device} ({torch.get_num_threads()} threads), {args.models} models, "
+        f"device {device} ({torch.get_num_threads()} threads), {args.n_models} models, "
         f"{args.examples} examples each, batch {args.batch}, 1 epoch, median of {args.reps}"
     )
     print(

@@ -80,7 +80,7 @@ def make_step(resident: bool, channels_last: bool, bf16: bool, args):
         batches = (
             perm[b : b + args.batch] for b in itertools.cycle(range(0, n - args.batch, args.batch))
         )
-        fetch = lambda: (lambda i: (x[i], y[i], i))(next(batches))  # noqa: E731
+        fetch = lambda: (lambda i: (x[i], y[i], i))(next(batches))
     else:
         loader = DataLoader(TensorDataset(x, y, idx_all), batch_size=args.batch, shuffle=True)
         it = iter(())

@@ -8,12 +8,13 @@ Front API::
     run.history      # one row per epoch: accuracies of the full, unmuted and muted networks
 """
 
-from .config import RunConfig, load_profile, notebook_params
+from .config import RunConfig
 from .data import Dataset, corrupt_labels, load_dataset
 from .errors import MemlibError
-from .experiment import DynamicsRun, ScoreRun, dynamics_run, run_data, score_run
 from .masks import TurnoverDropout, mask_bits
 from .models import MLP, build_model
+from .params import load_profile, notebook_params
+from .runs import DynamicsRun, ScoreRun, dynamics_run, run_data, score_run
 from .scores import evaluate, memorization_score, score_table
 from .training import Schedule, train
 

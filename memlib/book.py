@@ -21,6 +21,7 @@ from pathlib import Path
 from .claims import ADMONITION, UNTESTABLE, Claim, headline, render_markdown, render_text
 from .claims.core import md_cell
 from .claims.core import seeds as seed_count
+from .params import PROFILES, load_profile, params_for
 
 _DATA = {"mnist": ("MNIST", 60_000), "fashion-mnist": ("Fashion-MNIST", 60_000),
          "cifar10": ("CIFAR-10", 50_000)}  # fmt: skip
@@ -35,10 +36,10 @@ _FRACTION = {0.125: "⅛", 0.25: "¼", 0.5: "½"}
 def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
     """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds
     (``short``: in a few characters each, for the claims table)."""
-    name, total = _DATA.get(p.dataset, (p.dataset, 0))
-    n = p.n_train or total
-    arch = getattr(p, "arch", "mlp")
-    width = _FRACTION.get(p.width, p.width) if hasattr(p, "width") else 1
+    cfg = p.config(p.seeds[0])
+    name, total = _DATA.get(cfg.dataset, (cfg.dataset, 0))
+    n = cfg.n_train or total
+    width = _FRACTION.get(cfg.width, cfg.width)
     model = {
         "mlp": ("MLP {h}", "MLP, {h} hidden units"),
         "vgg11": (
@@ -46,39 +47,34 @@ def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
             "VGG-11" + ("" if width == 1 else " at {w} width"),
         ),
         "cct": ("CCT {d}-d", "CCT-2, {d} dimensions"),
-    }[arch][0 if short else 1].format(
-        h=f"{getattr(p, 'hidden', 0):,}", w=width, d=round(128 * getattr(p, "width", 1))
-    )
+    }[cfg.arch][0 if short else 1].format(h=f"{cfg.hidden:,}", w=width, d=round(128 * cfg.width))
     ep = "ep" if short else "epochs"
-    epochs = f"{p.epochs} {ep}"
+    epochs = f"{cfg.epochs} {ep}"
     if hasattr(p, "train_epochs"):
         epochs = (
-            f"{p.epochs}+{p.train_epochs} {ep}"
+            f"{cfg.epochs}+{p.train_epochs} {ep}"
             if short
-            else (f"{p.epochs} epochs (scores), {p.train_epochs} (followed)")
+            else (f"{cfg.epochs} epochs (scores), {p.train_epochs} (followed)")
         )
     data = f"{n:,} {name}" if short else f"{name}, {n:,} examples"
     out = {"data": data if n else name, "model": model, "epochs": epochs}
     if seeds:
         out["seeds"] = seed_count(p.seeds)
-        if hasattr(p, "models"):
-            out["seeds"] += f", {p.models} models" if short else f", {p.models} ground-truth models"
+        if hasattr(p, "n_models"):
+            k = p.n_models
+            out["seeds"] += f", {k} models" if short else f", {k} ground-truth models"
     return out
 
 
 def paper_scale(page: str, short: bool = False) -> dict[str, str]:
     """The scale of the paper's recipe (the ``paper`` profile) of a page, seeds left out: the
     paper does not state them."""
-    from .config import load_profile, params_for
-
     return scale(params_for(page, load_profile("paper")[page]), seeds=False, short=short)
 
 
 def overrides(p, page: str) -> dict:
     """The parameters of ``p`` that differ from its profile's values for ``page`` (given with
     ``memlib run -p NAME VALUE`` or papermill's ``-p``)."""
-    from .config import load_profile, params_for
-
     base = params_for(page, load_profile(p.profile).get(page, {"profile": p.profile}))
     names = [f for f in p.__dataclass_fields__ if getattr(p, f) != getattr(base, f)]
     return {f: getattr(p, f) for f in names}
@@ -223,7 +219,6 @@ def profiles_table(pages: list[str]):
     import pandas as pd
 
     from .claims import CLAIMS
-    from .config import PROFILES, load_profile, params_for
 
     values = {pr: load_profile(pr) for pr in PROFILES}
     rows = []
@@ -253,6 +248,22 @@ def times_table(records: dict[str, dict], build: dict | None, order: list[str]):
             strict=True,
         ):
             rows[k].append(v)
+    return pd.DataFrame(rows)
+
+
+def parts_table(records: dict[str, dict], build: dict | None, parts: dict[str, list[str]]):
+    """Per part of the book (``runner.parts()``): its claim pages, the compute of their runs
+    from an empty cache (each run counted once in the part: a part built on its own), and the
+    pages' execution time in the last build."""
+    import pandas as pd
+
+    rows = []
+    for name, pages in parts.items():
+        t = times_table(records, build, pages)
+        if len(t):
+            rows.append({"part": name, "claim pages": len(t),
+                         "compute from an empty cache, min": t.iloc[:, 2].sum(),
+                         "pages in the last build, min": t.iloc[:, 3].sum()})  # fmt: skip
     return pd.DataFrame(rows)
 
 

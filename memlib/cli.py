@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import ARCHS, CHUNK, RunConfig, ensemble_config
 from .errors import MemlibError
 
 
@@ -33,7 +34,43 @@ def _parser() -> argparse.ArgumentParser:
         "dropout (Liu, Lin & Jaggi 2021): notebooks, book and scoring.",
     )
     sub = p.add_subparsers(required=True, metavar="COMMAND")
+    _notebook_commands(sub)
+    training = _training_options()
+    s = sub.add_parser(
+        "score",
+        parents=[training],
+        help="score every training example of a dataset",
+        description="Train a turn-over-dropout model and write one CSV row per training "
+        "example: index, label, corrupted, true_label, score, loss_unmuted, loss_muted, "
+        "pred_unmuted, pred_muted. Cached: rerun to resume. Defaults: the paper's MNIST recipe.",
+    )
+    d = RunConfig()
+    s.add_argument("--arch", default=d.arch, help=f"{', '.join(ARCHS)} ({d.arch})")
+    s.add_argument("--width", type=float, default=d.width, help="vgg11/cct channel multiplier")
+    s.add_argument("--milestones", type=int, nargs="*", default=[], help="epochs where lr / 10")
+    s.add_argument("--channels-last", action="store_true", help="NHWC (convolutional models)")
+    s.add_argument("--optimizer", default=d.optimizer, help=f"sgd or adamw ({d.optimizer})")
+    s.set_defaults(func=_score)
+    f = sub.add_parser(
+        "fz",
+        parents=[training],
+        help="Feldman-Zhang memorization estimates of every training example",
+        description="Train K plain MLPs, each on a random fraction R of the training set, as "
+        "vectorized ensembles (cached: rerun to resume), and write one CSV row per training "
+        "example: index, label, corrupted, true_label, mem, se, ci_low, ci_high (95%, "
+        "Agresti-Caffo), p_in, p_out, n_in, n_out.",
+    )
+    f.add_argument("--n-models", "--models", type=int, required=True, help="number of models K")
+    f.add_argument("--fraction", type=float, default=0.7, help="share R each trains on (0.7)")
+    f.add_argument("--chunk", type=int, default=CHUNK, help=f"models at once ({CHUNK})")
+    f.add_argument("--jobs", type=int, default=1, help="chunks run in parallel (joblib)")
+    f.add_argument("--arrays", type=Path, help="also write subsets, seeds, correctness (.npz)")
+    f.set_defaults(func=_fz)
+    return p
 
+
+def _notebook_commands(sub) -> None:
+    """``run`` (one notebook) and ``build`` (the book, or one part of it)."""
     r = sub.add_parser(
         "run",
         help="execute one notebook with a profile (papermill)",
@@ -52,115 +89,82 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("NAME", "VALUE"),
         help="override a parameter (YAML value)",
     )
-    r.set_defaults(func=_run)
-
+    r.set_defaults(func=_execute)
     b = sub.add_parser(
         "build",
-        help="execute every notebook with a profile, then build the book",
-        description="Execute all notebooks (papermill) and build the HTML book "
-        "with Jupyter Book into _build/html.",
+        help="execute the notebooks with a profile, then build the book",
+        description="Execute the notebooks (papermill), all of them or one part's, and build "
+        "the HTML book with Jupyter Book into _build/html.",
     )
     b.add_argument("--profile", default="cpu", help="smoke, cpu (default) or paper")
+    b.add_argument("--part", help="execute only this part of the book (see _toc.yml)")
     b.add_argument(
         "--no-execute",
         action="store_true",
-        help="build the HTML from the committed notebooks without executing them",
+        help="build the HTML from the committed notebooks, unexecuted",
     )
     b.set_defaults(func=_build)
 
-    s = sub.add_parser(
-        "score",
-        help="score every training example of a dataset",
-        description="Train the turn-over-dropout MLP and write one CSV row per "
-        "training example: index, label, corrupted, true_label, score, "
-        "loss_unmuted, loss_muted, pred_unmuted, pred_muted.",
-    )
-    s.add_argument(
+
+def _training_options() -> argparse.ArgumentParser:
+    """The options ``score`` and ``fz`` share: data, recipe, seed, device, output. Defaults are
+    ``RunConfig``'s (the paper's MNIST recipe)."""
+    d = RunConfig()
+    t = argparse.ArgumentParser(add_help=False)
+    t.add_argument(
         "--dataset",
         required=True,
-        help="mnist, fashion-mnist, cifar10, or npz:PATH (arrays x [N,...], y [N])",
+        help="mnist, fashion-mnist, cifar10, or npz:PATH (x [N,...], y [N])",
     )
-    s.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
-    s.add_argument(
+    t.add_argument("--n-train", type=int, default=d.n_train, help="random training subset (0: all)")
+    t.add_argument(
+        "--n-corrupt",
+        "--corrupt",
+        type=int,
+        default=d.n_corrupt,
+        help="training examples given a random label (0)",
+    )
+    t.add_argument(
         "--label-noise",
-        default="other",
-        choices=("other", "uniform"),
-        help="a random label is another class (default) or any class",
+        default=d.label_noise,
+        help="other (a random label is another class) or uniform (any class)",
     )
-    s.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
-    s.add_argument("--arch", default="mlp", help="mlp (default), vgg11 or cct")
-    s.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
-    s.add_argument("--width", type=float, default=1.0, help="vgg11/cct channel multiplier")
-    s.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    s.add_argument(
-        "--milestones", type=int, nargs="*", default=[], help="epochs where the lr drops 10x"
+    t.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs ({d.epochs})")
+    t.add_argument("--hidden", type=int, default=d.hidden, help=f"MLP hidden units ({d.hidden})")
+    t.add_argument("--lr", type=float, default=d.lr, help=f"learning rate ({d.lr})")
+    t.add_argument(
+        "--momentum", type=float, default=d.momentum, help=f"SGD momentum ({d.momentum})"
     )
-    s.add_argument("--channels-last", action="store_true", help="NHWC (convolutional models)")
-    s.add_argument("--lr", type=float, default=0.06, help="SGD learning rate (default 0.06)")
-    s.add_argument("--batch-size", type=int, default=256, help="mini-batch (default 256)")
-    s.add_argument("--seed", type=int, default=0, help="seed of masks, labels, init, order")
-    s.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on AMX and GPUs)")
-    s.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    s.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(func=_score)
-
-    f = sub.add_parser(
-        "fz",
-        help="Feldman-Zhang memorization estimates of every training example",
-        description="Train K plain MLPs, each on a random fraction R of the training set, as "
-        "vectorized ensembles (cached: rerun to resume), and write one CSV row per training "
-        "example: index, label, corrupted, true_label, mem, se, ci_low, ci_high (95%, "
-        "Agresti-Caffo), p_in, p_out, n_in, n_out.",
+    t.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help=f"mini-batch ({d.batch_size})"
     )
-    f.add_argument("--dataset", required=True, help="mnist, fashion-mnist, cifar10, or npz:PATH")
-    f.add_argument("--models", type=int, required=True, help="number of models K")
-    f.add_argument("--fraction", type=float, default=0.7, help="share R each trains on (0.7)")
-    f.add_argument("--epochs", type=int, default=20, help="training epochs (default 20)")
-    f.add_argument("--corrupt", type=int, default=0, help="random labels to inject (default 0)")
-    f.add_argument(
-        "--label-noise",
-        default="other",
-        choices=("other", "uniform"),
-        help="a random label is another class (default) or any class",
-    )
-    f.add_argument("--n-train", type=int, default=0, help="random training subset (0 = all)")
-    f.add_argument("--hidden", type=int, default=4096, help="hidden units (default 4096)")
-    f.add_argument("--lr", type=float, default=0.06, help="SGD learning rate (default 0.06)")
-    f.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
-    f.add_argument("--batch-size", type=int, default=256, help="mini-batch (default 256)")
-    f.add_argument("--seed", type=int, default=0, help="seed of subsets, labels, init, order")
-    f.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on AMX and GPUs)")
-    f.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
-    f.add_argument("--chunk", type=int, default=16, help="models trained at once (default 16)")
-    f.add_argument("--jobs", type=int, default=1, help="chunks run in parallel (joblib)")
-    f.add_argument("--arrays", type=Path, help="also write subsets, seeds, correctness (.npz)")
-    f.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    f.add_argument("--quiet", action="store_true", help="no progress bar")
-    f.set_defaults(func=_fz)
-    return p
+    t.add_argument("--seed", type=int, default=0, help="seed of masks, labels, init, order (0)")
+    t.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on AMX and GPUs)")
+    t.add_argument("--device", default=d.device, help="auto (default), cpu, cuda, cuda:N")
+    t.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    return t
 
 
-def _run(args) -> None:
-    from .runner import run
+def _execute(args) -> None:
+    from .runner import execute_notebook
 
     overrides = {k: yaml.safe_load(v) for k, v in args.param}
-    print(run(args.notebook, args.profile, args.out, overrides))
+    print(execute_notebook(args.notebook, args.profile, args.out, overrides))
 
 
 def _build(args) -> None:
     from .runner import build
 
-    print(build(args.profile, execute=not args.no_execute))
+    print(build(args.profile, execute=not args.no_execute, part=args.part))
 
 
-def _config(args, **fields):
+def _config(args, **fields) -> RunConfig:
     """The RunConfig of ``score`` and ``fz``: their shared options, plus ``fields``."""
-    from .config import RunConfig
-
     shared = (
         "dataset",
-        "corrupt",
+        "n_train",
+        "n_corrupt",
         "label_noise",
         "epochs",
         "hidden",
@@ -168,14 +172,13 @@ def _config(args, **fields):
         "lr",
         "batch_size",
         "bf16",
+        "device",
     )
-    return RunConfig(
-        **{k: getattr(args, k) for k in shared}, device=args.device, **fields
-    ).with_seed(args.seed)
+    return RunConfig(**{k: getattr(args, k) for k in shared}, **fields).with_seed(args.seed)
 
 
 def _score(args) -> None:
-    from .experiment import score_run
+    from .runs import score_run
 
     cfg = _config(
         args,
@@ -183,20 +186,25 @@ def _score(args) -> None:
         width=args.width,
         milestones=tuple(args.milestones),
         channels_last=args.channels_last,
+        optimizer=args.optimizer,
     )
     out = _checked(cfg, args.out)
     _write_csv(score_run(cfg, progress=not args.quiet).table, out)
 
 
 def _fz(args) -> None:
-    from .groundtruth import check_fz, fz_run
+    from .groundtruth import fz_run
 
-    cfg = _config(args, n_train=args.n_train, turnover=False)
-    check_fz(args.models, args.fraction, args.chunk)
+    cfg = ensemble_config(_config(args), args.n_models, args.fraction, args.chunk)
     out = _checked(cfg, args.out)
     arrays = args.arrays and _writable(args.arrays)
     run = fz_run(
-        cfg, args.models, args.fraction, chunk=args.chunk, n_jobs=args.jobs, progress=not args.quiet
+        cfg,
+        args.n_models,
+        args.fraction,
+        chunk=args.chunk,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
     )
     _write_csv(run.scores(), out)
     if arrays:
@@ -218,17 +226,11 @@ def _fz(args) -> None:
 
 def _checked(cfg, out: Path) -> Path:
     """The input checks of ``score`` and ``fz``: a writable --out, and data that loads and has
-    room for --corrupt and --n-train; all before any training."""
+    room for --n-corrupt and --n-train; all before any training."""
     from .data import load_dataset
 
     out = _writable(out)
-    n = load_dataset(cfg.dataset).n_train  # fails now on missing or malformed data
-    if cfg.n_train > n:
-        raise MemlibError(f"--n-train {cfg.n_train} is larger than the {n} training examples")
-    if cfg.corrupt > (cfg.n_train or n):
-        raise MemlibError(
-            f"--corrupt {cfg.corrupt} is larger than the {cfg.n_train or n} training examples"
-        )
+    cfg.check_fits(load_dataset(cfg.dataset).n_train)  # fails now on missing or malformed data
     return out
 
 

@@ -77,16 +77,6 @@ class Dataset:
             x_test=self.x_test.contiguous(memory_format=fmt),
         )
 
-    def subset(self, idx: Tensor) -> Dataset:
-        """The training examples ``idx`` (indices or a boolean mask [N]); the test set is kept."""
-        return replace(
-            self,
-            x_train=self.x_train[idx],
-            y_train=self.y_train[idx],
-            true_y_train=self.true_y_train[idx],
-            corrupted=self.corrupted[idx],
-        )
-
 
 def data_root() -> Path:
     if os.environ.get("MEMLIB_DATA"):
@@ -111,9 +101,13 @@ def corrupt_labels(
         raise MemlibError(f"cannot corrupt {n} labels of a dataset of {len(y)} examples")
     if noise not in LABEL_NOISE:
         raise MemlibError(f"bad label noise {noise!r}: one of {', '.join(LABEL_NOISE)}")
+    if n and noise == "other" and n_classes < 2:
+        raise MemlibError(f"cannot give {n} examples another label: there is one class only")
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(y), generator=g)[:n].sort().values
     y_new = y.clone()
+    if n == 0:
+        return y_new, idx
     if noise == "other":
         shift = torch.randint(1, n_classes, (n,), generator=g)  # 1..C-1: never the true label
         y_new[idx] = (y[idx].cpu() + shift).remainder(n_classes).to(y.device)
@@ -131,7 +125,7 @@ def subset_indices(n_total: int, n_train: int, seed: int) -> Tensor:
 def load_dataset(
     name: str,
     *,
-    corrupt: int = 0,
+    n_corrupt: int = 0,
     corrupt_seed: int = 0,
     label_noise: str = "other",
     n_train: int = 0,
@@ -144,7 +138,7 @@ def load_dataset(
     """Load ``name`` (one of DATASETS, or ``npz:PATH``) onto ``device``.
 
     n_train > 0 keeps a random subset of that many training examples (seeded by subset_seed,
-    sorted, re-indexed 0..n_train-1). corrupt > 0 then redraws that many labels (corrupt_labels,
+    sorted, re-indexed 0..n_train-1). n_corrupt > 0 then redraws that many labels (corrupt_labels,
     with ``label_noise``: "other" or "uniform").
     split="test" swaps the two splits: the model trains on the test set (to score its examples).
     download: None tries torchvision's download unless $MEMLIB_OFFLINE is set.
@@ -161,17 +155,17 @@ def load_dataset(
         )
     if split == "test":
         xtr, ytr, xte, yte = xte, yte, xtr, ytr
+    n_classes = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1  # before any subset
     if n_train:
         if not 0 < n_train <= len(ytr):
             raise MemlibError(f"n_train={n_train} but {name} has {len(ytr)} training examples")
         keep = subset_indices(len(ytr), n_train, subset_seed)
         xtr, ytr = xtr[keep], ytr[keep]
-    n_classes = int(max(ytr.max(), yte.max() if len(yte) else 0)) + 1
-    y_used, idx = corrupt_labels(ytr, corrupt, n_classes, corrupt_seed, label_noise)
+    y_used, idx = corrupt_labels(ytr, n_corrupt, n_classes, corrupt_seed, label_noise)
     corrupted = torch.zeros(len(ytr), dtype=torch.bool)
     corrupted[idx] = True
     mean, std = _channel_stats(xtr)
-    norm = lambda x: ((x - mean) / std).contiguous()  # noqa: E731
+    norm = lambda x: ((x - mean) / std).contiguous()
     return Dataset(
         name=name,
         source=source,
@@ -313,8 +307,11 @@ def _load_npz(path: Path):
         )
     if not (x.dtype == np.uint8 or np.issubdtype(x.dtype, np.floating)):
         raise MemlibError(f"{path}: 'x' must be uint8 or float, got {x.dtype}")
-    if y.min() < 0:
-        raise MemlibError(f"{path}: labels must be >= 0")
+    if y.min() < 0 or y.max() >= len(y):
+        raise MemlibError(
+            f"{path}: labels must be class indices 0..C-1 with C <= len(y) = {len(y)}, "
+            f"got {y.min()}..{y.max()}"
+        )
     x = _to_float(x) if x.ndim >= 3 else torch.as_tensor(x).float().reshape(len(x), 1, 1, -1)
     empty = torch.zeros((0, *x.shape[1:]))
     return x, torch.as_tensor(y).long(), empty, torch.zeros(0, dtype=torch.long), f"npz {path}"

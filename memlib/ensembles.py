@@ -16,7 +16,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .models import build_model
-from .training import Schedule, _order
+from .training import Schedule, epoch_order
 
 PARAMS = ("w1", "b1", "w2", "b2")
 
@@ -32,7 +32,7 @@ def init_ensemble(
         )
         for s in init_seeds
     ]
-    stack = lambda f: torch.stack([f(m).detach() for m in mods]).to(device)  # noqa: E731
+    stack = lambda f: torch.stack([f(m).detach() for m in mods]).to(device)
     return {
         "w1": stack(lambda m: m.fc1.weight),
         "b1": stack(lambda m: m.fc1.bias),
@@ -67,7 +67,7 @@ def train_ensemble(
 
     x [N, ...], y [N]: the training set, on the params' device. members [M, N] bool: member
     ``m`` trains on ``x[members[m]]``, every member on the same number of examples. Epoch ``e``
-    visits them in ``training._order(order_seeds[m], e, n)`` order, as ``train`` does.
+    visits them in ``training.epoch_order(order_seeds[m], e, n)`` order, as ``train`` does.
     ``start_epoch`` and ``momenta`` resume a run; ``on_epoch(epoch, params, momenta)`` is called
     after each epoch (to checkpoint)."""
     if sched.optimizer != "sgd":
@@ -83,7 +83,7 @@ def train_ensemble(
     momenta = momenta or {k: torch.zeros_like(v) for k, v in params.items()}
     for epoch in tqdm(range(start_epoch, sched.epochs + 1), disable=not progress, desc="epochs"):
         lr = sched.lr * sched.gamma ** sum(m <= epoch - 1 for m in sched.milestones)
-        perm = torch.stack([_order(s, epoch, n) for s in order_seeds]).to(device)
+        perm = torch.stack([epoch_order(s, epoch, n) for s in order_seeds]).to(device)
         order = torch.gather(owned, 1, perm)  # [M, n]: each member's examples in its order
         for b in range(0, n, sched.batch_size):
             idx = order[:, b : b + sched.batch_size]  # [M, B]
@@ -144,9 +144,10 @@ def predict(
 
 
 def train_flops(n_in: int, hidden: int, n_classes: int, example_passes: int) -> float:
-    """Forward + backward FLOPs of ``example_passes`` training examples through the MLP: three
-    times the forward's 2 * (D * H + H * C) multiply-adds per example."""
-    return 6.0 * (n_in * hidden + hidden * n_classes) * example_passes
+    """Forward + backward FLOPs of ``example_passes`` training examples through the MLP, per
+    example: the forward's 2 * (D * H + H * C), both layers' weight gradients, 2 * (D * H + H *
+    C), and the hidden layer's input gradient, 2 * H * C (the input's is never computed)."""
+    return (4.0 * n_in * hidden + 6.0 * hidden * n_classes) * example_passes
 
 
 def eval_flops(n_in: int, hidden: int, n_classes: int, examples: int) -> float:

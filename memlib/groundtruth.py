@@ -19,8 +19,8 @@ the chunks in member order, so it does not depend on which job finished first.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import json
 from dataclasses import dataclass
 
 import joblib
@@ -29,13 +29,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .config import RunConfig, resolve_device
+from .checkpoint import load_checkpoint, save_atomic
+from .config import CHUNK, RunConfig, ensemble_config
 from .ensembles import init_ensemble, predict, train_ensemble
 from .errors import MemlibError
-from .experiment import _describe, _schedule, run_data
 from .masks import hash32
-from .results import Result, cached
-from .training import _save
+from .results import Computed, Result
+from .runs import cached_run, run_data
 
 # Salts of the members' seed streams (subset, initialization, data order).
 _SUBSET, _INIT, _ORDER = 0x5B5E7A, 0x1417AA, 0x0D3E55
@@ -45,7 +45,7 @@ Z95 = 1.959964  # two-sided 95% normal quantile
 def member_seeds(cfg: RunConfig, j: int) -> dict[str, int]:
     """Member ``j``'s seeds: its subset (from ``cfg.mask_seed``), its initialization
     (``cfg.init_seed``) and its data order (``cfg.order_seed``), each an independent stream."""
-    mix = lambda seed, salt: hash32((hash32(seed ^ salt) + j) & 0xFFFFFFFF)  # noqa: E731
+    mix = lambda seed, salt: hash32((hash32(seed ^ salt) + j) & 0xFFFFFFFF)
     return {
         "subset": mix(cfg.mask_seed, _SUBSET),
         "init": mix(cfg.init_seed, _INIT),
@@ -183,120 +183,102 @@ class FZRun:
 _SEEDS = ("subset", "init", "order")
 
 
-def fz_config(cfg: RunConfig) -> RunConfig:
-    """The models' recipe: ``cfg`` as a plain MLP (no masks), checked for what ensembles do."""
-    if cfg.arch != "mlp":
-        raise MemlibError(f"bad parameter arch={cfg.arch!r}: the ensembles are MLPs (arch mlp)")
-    if cfg.optimizer != "sgd":
-        raise MemlibError(f"bad parameter optimizer={cfg.optimizer!r}: the ensembles train SGD")
-    return dataclasses.replace(cfg, turnover=False)
-
-
-def check_fz(models: int, fraction: float, chunk: int) -> None:
-    """The estimator's own parameters, checked before any work."""
-    if not 0 < fraction < 1:
-        raise MemlibError(f"bad parameter fraction={fraction}: must be in (0, 1), e.g. 0.7")
-    if models < 2:
-        raise MemlibError(f"bad parameter models={models}: need at least 2 models")
-    if chunk < 1:
-        raise MemlibError(f"bad parameter chunk={chunk}: must be >= 1")
-
-
 def fz_run(
     cfg: RunConfig,
-    models: int,
+    n_models: int,
     fraction: float = 0.7,
     *,
-    chunk: int = 64,
+    chunk: int = CHUNK,
     n_jobs: int = 1,
     profile: str = "",
     progress: bool = True,
 ) -> FZRun:
-    """Train ``models`` MLPs with ``cfg``'s recipe (dataset, n_train, corrupt, hidden, lr,
+    """Train ``n_models`` MLPs with ``cfg``'s recipe (dataset, n_train, n_corrupt, hidden, lr,
     epochs, batch size, momentum, bf16, seeds), each on a random ``fraction`` of the training
     set, ``chunk`` at a time as one ensemble (cached), and return them merged.
 
     ``n_jobs`` > 1 runs chunks in parallel through joblib (its current backend: processes by
     default, a Dask or Ray cluster under ``joblib.parallel_config``). Chunks depend only on
-    their members, so a larger ``models`` reuses the chunks a smaller one trained."""
-    cfg = fz_config(cfg)
-    check_fz(models, fraction, chunk)
+    their members, so a larger ``n_models`` reuses the chunks a smaller one trained."""
+    cfg = ensemble_config(cfg, n_models, fraction, chunk)
     data = _dataset(cfg, torch.device("cpu"))
     if round(fraction * data.n_train) < 1:
         raise MemlibError(f"fraction={fraction} of {data.n_train} examples leaves none to train")
-    starts = range(0, models, chunk)
+    starts = range(0, n_models, chunk)
+    stops = [min(s + chunk, n_models) for s in starts]
     jobs = (
-        joblib.delayed(_chunk)(cfg, fraction, s, min(s + chunk, models), profile) for s in starts
+        joblib.delayed(_chunk)(cfg, fraction, a, b, profile)
+        for a, b in zip(starts, stops, strict=True)
     )
     run = joblib.Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    bar = tqdm(run, total=len(starts), desc=f"{models} models", unit="chunk", disable=not progress)
+    bar = tqdm(
+        run, total=len(starts), desc=f"{n_models} models", unit="chunk", disable=not progress
+    )
     return FZRun(cfg, fraction, list(bar), data)
 
 
 def _chunk(cfg: RunConfig, fraction: float, start: int, stop: int, profile: str) -> Result:
     """Members ``start`` to ``stop`` - 1, trained as one ensemble (cached, resumable)."""
-    device = resolve_device(cfg.device)
-    key = cfg.key() | {"fraction": fraction, "members": [start, stop]}
-    meta = {"profile": profile, "device": _describe(device)}
+    key = {"fraction": fraction, "members": [start, stop]}
+    compute = functools.partial(_train_chunk, cfg, fraction, range(start, stop))
+    return cached_run("fz_chunk", cfg, compute, key=key, profile=profile)
 
-    def compute(folder):
-        data = _dataset(cfg, device)
-        n = data.n_train
-        seeds = [member_seeds(cfg, j) for j in range(start, stop)]
-        size = round(fraction * n)
-        members = np.stack([subset_mask(n, size, s["subset"]) for s in seeds])
-        sched = _schedule(cfg)  # SGD: fz_config checked it
-        ckpt = folder / "checkpoint.pt"
-        n_in = int(np.prod(data.input_shape))
-        params = init_ensemble(n_in, cfg.hidden, data.n_classes, [s["init"] for s in seeds])
-        params = {k: v.to(device) for k, v in params.items()}
-        start_epoch, momenta = 1, None
-        if ckpt.exists():
-            try:
-                state = torch.load(ckpt, map_location=device)
-                params, momenta, start_epoch = state["params"], state["momenta"], state["epoch"] + 1
-            except Exception as e:  # a torn or stale checkpoint: start over
-                print(f"memlib: ignoring unreadable checkpoint {ckpt} ({e})")
 
-        def on_epoch(epoch, params, momenta):
-            state = {"epoch": epoch, "params": params, "momenta": momenta}
-            _save(state, ckpt)
+def _train_chunk(cfg: RunConfig, fraction: float, js: range, folder, device) -> Computed:
+    """Train members ``js`` as one ensemble, checkpointed in ``folder``; their subsets, seeds,
+    accuracies and correctness on every training and test example."""
+    data = _dataset(cfg, device)
+    n = data.n_train
+    seeds = [member_seeds(cfg, j) for j in js]
+    members = np.stack([subset_mask(n, round(fraction * n), s["subset"]) for s in seeds])
+    ckpt = folder / "checkpoint.pt"
+    state = load_checkpoint(ckpt, device, ("epoch", "params", "momenta"))
+    if state is None:
+        inits = [s["init"] for s in seeds]
+        params = init_ensemble(int(np.prod(data.input_shape)), cfg.hidden, data.n_classes, inits)
+        state = {
+            "epoch": 0,
+            "params": {k: v.to(device) for k, v in params.items()},
+            "momenta": None,
+        }
+    params = state["params"]
+    train_ensemble(
+        params,
+        data.x_train,
+        data.y_train,
+        torch.as_tensor(members, device=device),
+        [s["order"] for s in seeds],
+        cfg.schedule(),
+        start_epoch=state["epoch"] + 1,
+        momenta=state["momenta"],
+        on_epoch=lambda e, p, m: save_atomic({"epoch": e, "params": p, "momenta": m}, ckpt),
+    )
+    correct = (predict(params, data.x_train, bf16=cfg.bf16) == data.y_train).cpu().numpy()
+    test_correct = (predict(params, data.x_test, bf16=cfg.bf16) == data.y_test).cpu().numpy()
+    history = pd.DataFrame(
+        {
+            "member": np.array(js),
+            **{k: [s[k] for s in seeds] for k in _SEEDS},
+            "acc_in": (correct & members).sum(1) / members.sum(1),
+            "acc_out": (correct & ~members).sum(1) / np.maximum((~members).sum(1), 1),
+            "test_acc": test_correct.mean(1) if test_correct.size else np.nan,
+        }
+    )
+    arrays = {}
+    for name, a in (("members", members), ("correct", correct), ("test_correct", test_correct)):
+        arrays |= _pack(name, a)
+    return Computed(history, arrays, {"source": data.source})
 
-        train_ensemble(
-            params,
-            data.x_train,
-            data.y_train,
-            torch.as_tensor(members, device=device),
-            [s["order"] for s in seeds],
-            sched,
-            start_epoch=start_epoch,
-            momenta=momenta,
-            on_epoch=on_epoch,
-        )
-        correct = (predict(params, data.x_train, bf16=cfg.bf16) == data.y_train).cpu().numpy()
-        test_correct = (predict(params, data.x_test, bf16=cfg.bf16) == data.y_test).cpu().numpy()
-        meta["source"] = data.source
-        history = pd.DataFrame(
-            {
-                "member": np.arange(start, stop),
-                **{k: [s[k] for s in seeds] for k in _SEEDS},
-                "acc_in": (correct & members).sum(1) / members.sum(1),
-                "acc_out": (correct & ~members).sum(1) / np.maximum((~members).sum(1), 1),
-                "test_acc": test_correct.mean(1) if test_correct.size else np.nan,
-            }
-        )
-        arrays = {}
-        for name, a in (("members", members), ("correct", correct), ("test_correct", test_correct)):
-            arrays |= _pack(name, a)
-        return history, arrays
 
-    return cached("fz_chunk", key, compute, meta=meta)
+def _dataset(cfg: RunConfig, device: torch.device):
+    """The study's dataset, loaded once per process and device: every chunk a process runs
+    reads it (the ensembles never write to it). Keyed by ``cfg.key()``, which holds a user's
+    npz file's hash: a file rewritten at the same path is read again."""
+    return _load(json.dumps(cfg.key(), sort_keys=True), cfg, device)
 
 
 @functools.lru_cache(maxsize=2)
-def _dataset(cfg: RunConfig, device: torch.device):
-    """The study's dataset, loaded once per process and device: every chunk a process runs
-    reads it (the ensembles never write to it)."""
+def _load(key: str, cfg: RunConfig, device: torch.device):
     return run_data(cfg, device)
 
 

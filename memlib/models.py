@@ -17,7 +17,6 @@ from .masks import TurnoverDropout
 
 
 class MLP(nn.Module):
-    eval_batch_size = 4096  # examples per evaluation batch
     """One-hidden-layer MLP, ReLU (the paper's MNIST model, Appendix A).
 
     With ``turnover=True`` the hidden layer's 4096 (``n_hidden``) neurons carry turn-over dropout,
@@ -25,6 +24,8 @@ class MLP(nn.Module):
     of ``fc2`` from the example's sub-network. ``fc2`` then has no bias: a shared output bias would
     be updated by every example, so no sub-network would be untouched by it.
     """
+
+    eval_batch_size = 4096  # examples per evaluation batch
 
     def __init__(
         self, n_in: int, n_hidden: int, n_classes: int, turnover: bool = True, mask_seed: int = 0
@@ -64,7 +65,6 @@ VGG11_LAYERS = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
 class VGG11(nn.Module):
-    eval_batch_size = 256  # convolutions run faster on batches that stay in cache
     """VGG-11 without batch-norm, ReLU (the paper's CIFAR-10 model, Appendix A), for 32×32 inputs.
 
     ``width`` scales every convolution's channels (1.0: 64 to 512). With ``turnover=True`` each
@@ -74,6 +74,8 @@ class VGG11(nn.Module):
     layer on the pooled last maps) then has no bias, for the MLP's reason: a shared bias would
     belong to no sub-network.
     """
+
+    eval_batch_size = 256  # convolutions run faster on batches that stay in cache
 
     def __init__(
         self,

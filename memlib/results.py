@@ -10,6 +10,7 @@ The cache root is ``$MEMLIB_CACHE`` if set, else ``.cache/`` in the project (git
 
 from __future__ import annotations
 
+import ast
 import datetime as _dt
 import functools
 import hashlib
@@ -23,24 +24,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 
-# Modules that cannot change a computed number; editing them keeps the cache valid.
-# Modules that do not change what a cached run computes: presentation, and the analysis and
-# subset choices whose every input (config, subset masks) is already part of the cache key.
-_PRESENTATION = {
-    "book.py",
-    "claims.py",
-    "cli.py",
-    "plotting.py",
-    "runner.py",
-    "stats.py",
-    "studies.py",
-    "__init__.py",
-    "__main__.py",
-}
+# Modules that do not change what a cached run computes: presentation, the notebooks'
+# parameters, and the analysis and subset choices whose every input (config, subset masks) is
+# already part of the cache key. Editing them keeps the cache valid; so does editing a comment or
+# a docstring anywhere. Subpackages (memlib/claims/) judge results and are never hashed.
+OUTSIDE_CODE_VERSION = frozenset(
+    {
+        "agreement.py",
+        "book.py",
+        "cli.py",
+        "params.py",
+        "plotting.py",
+        "probes.py",
+        "recipes.py",
+        "runner.py",
+        "stats.py",
+        "__init__.py",
+        "__main__.py",
+    }
+)
 
 
 def project_root() -> Path:
@@ -57,13 +62,42 @@ def cache_root() -> Path:
 
 @functools.cache
 def code_version() -> str:
-    """Hash of the package's computational sources: a change there invalidates cached results."""
+    """Hash of the package's computational sources: a change there invalidates cached results.
+
+    What is hashed is each module's syntax tree without its docstrings, so that a comment or a
+    docstring can be edited without recomputing anything."""
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
     for p in sorted(pkg.glob("*.py")):
-        if p.name not in _PRESENTATION:
-            h.update(p.name.encode() + p.read_bytes())
+        if p.name not in OUTSIDE_CODE_VERSION:
+            h.update(p.name.encode() + code_fingerprint(p.read_text()).encode())
     return h.hexdigest()[:12]
+
+
+def code_fingerprint(source: str) -> str:
+    """The code of a module, without comments, docstrings or layout (an AST dump)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and _is_docstring(body[0]):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False)
+
+
+def _is_docstring(node: ast.AST) -> bool:
+    value = getattr(node, "value", None)
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(value, ast.Constant)
+        and isinstance(value.value, str)
+    )
+
+
+def cache_key(kind: str, config: dict) -> str:
+    """The folder name of a result: a hash of its kind, config (as JSON) and the code version.
+    It can be recomputed from the stored ``config.json``."""
+    text = json.dumps({"kind": kind, "config": config, "code": code_version()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 @functools.cache
@@ -103,25 +137,36 @@ class Result:
         """A two-line caption: profile, device, wall time, commit, and the data copy used."""
         m = self.meta
         return (
-            f"Provenance: profile {m.get('profile') or '-'} · device {m['device']} · "
+            f"Provenance: profile {m.get('profile') or '-'} · device {m.get('device', '-')} · "
             f"wall {m['wall_s']:.0f} s\n            commit {m['commit']} · "
             f"data {m.get('source', '-')}"
         )
 
 
+@dataclass
+class Computed:
+    """What a computation returns to :func:`cached`: its per-epoch history, named arrays, and
+    provenance of its own (e.g. the data copy used), saved beside the cache's."""
+
+    history: pd.DataFrame
+    arrays: dict[str, np.ndarray]
+    meta: dict = field(default_factory=dict)
+
+
 def cached(
     kind: str,
     config: dict,
-    compute: Callable[[Path], tuple[pd.DataFrame, dict]],
+    compute: Callable[[Path], Computed],
     *,
     meta: dict | None = None,
 ) -> Result:
     """Load the result of ``kind`` for ``config``, or run ``compute(folder)`` and save it.
 
-    ``compute`` receives the result's folder (for its checkpoint) and returns
-    ``(history, arrays)``. ``meta`` (e.g. profile, device) joins the saved provenance.
+    ``compute`` receives the result's folder (for its checkpoint) and returns a
+    :class:`Computed`. ``meta`` (e.g. profile, device) joins the saved provenance.
     """
-    key = joblib.hash({"kind": kind, "config": config, "code": code_version()})
+    config = json.loads(json.dumps(config))  # as stored: lists, not tuples
+    key = cache_key(kind, config)
     folder = cache_root() / kind / key
     try:
         return load(folder, config)
@@ -133,9 +178,10 @@ def cached(
             (folder / name).unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     t0, started = time.perf_counter(), _now()
-    history, arrays = compute(folder)
+    out = compute(folder)
     info = {
         **(meta or {}),
+        **out.meta,
         "kind": kind,
         "key": key,
         "code_version": code_version(),
@@ -147,7 +193,7 @@ def cached(
         "cpus": os.cpu_count(),
         "torch": _torch_version(),
     }
-    _write(folder, config, info, history, arrays)
+    _write(folder, config, info, out.history, out.arrays)
     (folder / "checkpoint.pt").unlink(missing_ok=True)
     return load(folder, config)
 

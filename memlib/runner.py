@@ -1,9 +1,15 @@
-"""Execute the notebooks with papermill under a profile, and build the book."""
+"""Execute the notebooks with papermill under a profile, and build the book, whole or by part.
+
+The book has one part per paper (``_toc.yml``; each part's ``name`` is what ``--part`` takes).
+Each notebook's execution time is kept in ``book/build-<profile>.json``, which gives the next
+build its estimate of the time left.
+"""
 
 from __future__ import annotations
 
 import datetime
 import json
+import logging
 import os
 import platform
 import re
@@ -13,29 +19,51 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .config import load_profile, params_for
 from .errors import MemlibError
+from .params import NOTEBOOKS, field_notes, load_profile, params_for
 from .results import cache_root, git_commit, project_root
 
 
-def notebooks() -> list[str]:
-    """Notebook names in the book's order (the order of ``_toc.yml``)."""
+class _ValidatedParameters(logging.Filter):
+    """Papermill warns of every parameter the ``parameters`` cell does not assign, which holds
+    only the profile's name; :func:`params.params_for` has checked every name already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Passed unknown parameter")
+
+
+logging.getLogger("papermill").addFilter(_ValidatedParameters())
+
+
+def parts() -> dict[str, list[str]]:
+    """Part name -> its notebooks, in the book's order (``_toc.yml``)."""
     import yaml
 
     toc = yaml.safe_load((project_root() / "_toc.yml").read_text())
-    chapters = [c for part in toc.get("parts", [toc]) for c in part.get("chapters", [])]
-    names = [Path(c["file"]).name for c in chapters]
-    return [n for n in names if (project_root() / "notebooks" / f"{n}.ipynb").exists()]
+    out = {}
+    for part in toc.get("parts", [toc]):
+        names = [Path(c["file"]).name for c in part.get("chapters", [])]
+        have = [n for n in names if (project_root() / "notebooks" / f"{n}.ipynb").exists()]
+        out[part.get("name", "book")] = have
+    return out
+
+
+def notebooks() -> list[str]:
+    """Notebook names in the book's order."""
+    return [n for names in parts().values() for n in names]
+
+
+def output_dir(profile: str) -> Path:
+    """smoke refreshes the source notebooks' outputs (what nbval checks); cpu and paper write the
+    book's copies."""
+    return project_root() / ("notebooks" if profile == "smoke" else "book")
 
 
 def default_output(notebook: str, profile: str) -> Path:
-    """smoke refreshes the source notebook's outputs (what nbval checks); cpu and paper write the
-    book's copy."""
-    folder = "notebooks" if profile == "smoke" else "book"
-    return project_root() / folder / f"{notebook}.ipynb"
+    return output_dir(profile) / f"{notebook}.ipynb"
 
 
-def run(
+def execute_notebook(
     notebook: str, profile: str = "cpu", out: Path | None = None, overrides: dict | None = None
 ) -> Path:
     """Execute ``notebooks/<notebook>.ipynb`` with ``profile``'s parameters (plus ``overrides``).
@@ -65,18 +93,19 @@ def run(
         )
     finally:
         if out.exists():
-            strip(out, sorted(overrides or {}))
+            strip(out, sorted(overrides or {}), notebook=name)
     return out
 
 
-def strip(path: Path, overrides: list[str] = ()) -> None:
+def strip(path: Path, overrides: list[str] = (), notebook: str | None = None) -> None:
     """Tidy an executed notebook for committing and reading (``overrides``: the names of the
     parameters given on top of the profile, which the parameters cell then names).
 
     Removes papermill's and Jupyter's timestamps (so that committed notebooks diff cleanly) and
     the stderr of cells tagged ``remove-stderr`` (progress bars, hidden from readers anyway).
-    The parameters are shown once: the cell papermill injected, each value commented as in the
-    notebook's own ``parameters`` cell, which the book then hides (``remove-cell``).
+    The parameters are shown once: the cell papermill injected, each value commented with what
+    it means (the study's field comment, :func:`params.field_notes`); the notebook's own
+    ``parameters`` cell (only the profile's name) is hidden (``remove-cell``).
     """
     nb = json.loads(Path(path).read_text())
     nb.get("metadata", {}).pop("papermill", None)
@@ -90,7 +119,9 @@ def strip(path: Path, overrides: list[str] = ()) -> None:
     tagged = {t: c for c in cells for t in c.get("metadata", {}).get("tags", [])}
     if "parameters" in tagged and "injected-parameters" in tagged:
         defaults, injected = tagged["parameters"], tagged["injected-parameters"]
-        injected["source"] = _annotated(_src(injected), _src(defaults), overrides)
+        study = NOTEBOOKS.get(notebook or Path(path).stem)
+        notes = field_notes(study) if study else {}
+        injected["source"] = _annotated(_src(injected), notes, overrides)
         if "remove-cell" not in defaults["metadata"]["tags"]:
             defaults["metadata"]["tags"].append("remove-cell")
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
@@ -101,13 +132,8 @@ def _src(cell) -> str:
     return "".join(s) if isinstance(s, list) else s
 
 
-def _annotated(injected: str, defaults: str, overrides=()) -> list[str]:
-    """The injected parameters, each line with the comment of its name in ``defaults``."""
-    comments = {}
-    for line in defaults.splitlines():
-        name, _, rest = line.partition("=")
-        if "#" in rest:
-            comments[name.strip()] = rest.split("#", 1)[1].strip()
+def _annotated(injected: str, comments: dict[str, str], overrides=()) -> list[str]:
+    """The injected parameters, each line with its name's comment from ``comments``."""
     out = []
     for line in injected.splitlines():
         name, eq, _ = line.partition("=")
@@ -124,33 +150,53 @@ def _annotated(injected: str, defaults: str, overrides=()) -> list[str]:
     return [x + "\n" for x in out[:-1]] + out[-1:]
 
 
-def build(profile: str = "cpu", execute: bool = True, only: list[str] | None = None) -> Path:
-    """Execute every notebook with ``profile`` (unless ``execute=False``), then build the HTML.
+def build(profile: str = "cpu", execute: bool = True, part: str | None = None) -> Path:
+    """Execute the notebooks with ``profile`` (unless ``execute=False``), then build the HTML.
 
-    An executing build of the whole book writes ``build-<profile>.json`` beside the executed
-    notebooks: its wall time, each notebook's, the HTML's, and how many cached results it
-    computed (the rest came from the cache). The Reproducing page reads it.
+    ``part``: only that part's notebooks (and the "about" part's, whose Reproducing page reads
+    the others). A line per notebook reports its time, the time elapsed and an estimate of the
+    time left (each remaining notebook's time in the last build). An executing build writes
+    ``build-<profile>.json`` beside the executed notebooks: its wall time, each notebook's, the
+    HTML's, and how many cached results it computed. The Reproducing page reads it.
     """
-    from .config import NOTEBOOKS
-
-    names = only or notebooks()
+    if not execute:
+        return html()
+    load_profile(profile)  # a bad profile fails before any work
+    names, previous = _selected(part), _read_record(profile)
     t0, before, seconds = time.perf_counter(), _cache_entries(), {}
-    record = execute and not only
-    if execute:
-        load_profile(profile)  # a bad profile fails before any work
-        # The claim pages first; then the record, which the other pages (Reproducing) read.
-        for name in sorted(names, key=lambda n: n not in NOTEBOOKS):
-            if record and name not in NOTEBOOKS and seconds:
-                _write_build_record(profile, seconds, t0, before)
-            t = time.perf_counter()
-            run(name, profile)
-            seconds[name] = round(time.perf_counter() - t, 1)
+    record = lambda html_s=None: _write_build_record(
+        profile, part, previous, seconds, t0, before, html_s
+    )
+    # The claim pages first; then the record, which the other pages (Reproducing) read.
+    for i, name in enumerate(names, 1):
+        if name not in NOTEBOOKS and seconds:
+            record()
+        t = time.perf_counter()
+        execute_notebook(name, profile)
+        seconds[name] = round(time.perf_counter() - t, 1)
+        left = sum(previous.get("notebooks_s", {}).get(n, 0) for n in names[i:])
+        print(_progress(i, len(names), seconds[name], time.perf_counter() - t0, left, name))
     t = time.perf_counter()
     try:
         return html()
     finally:  # the record of an executing build is kept even if the HTML fails
-        if record and seconds:
-            _write_build_record(profile, seconds, t0, before, time.perf_counter() - t)
+        record(time.perf_counter() - t)
+
+
+def _selected(part: str | None) -> list[str]:
+    """The notebooks a build executes, in order: a part's and the "about" part's, or all."""
+    found = parts()
+    if part is not None and part not in found:
+        raise MemlibError(f"unknown part {part!r}; the book's parts: {', '.join(found)}")
+    names = notebooks() if part is None else found[part] + found.get("about", [])
+    return sorted(dict.fromkeys(names), key=lambda n: n not in NOTEBOOKS)
+
+
+def _progress(i: int, total: int, took: float, elapsed: float, left: float, name: str) -> str:
+    """One line per executed notebook: done/total, its time, the time elapsed and left."""
+    clock = lambda s: f"{int(s // 60)}:{int(s % 60):02d}"
+    eta = f" · about {clock(left)} left (last build's times)" if left else ""
+    return f"memlib: [{i}/{total}] {name} in {took:.0f} s · {clock(elapsed)} elapsed{eta}"
 
 
 def html() -> Path:
@@ -172,22 +218,32 @@ def _cache_entries() -> set[Path]:
     return set(cache_root().glob("*/*/meta.json"))
 
 
-def _write_build_record(profile, seconds, t0, before, html_s=None) -> None:
-    """``build-<profile>.json``: the build so far (``html_s`` once the HTML is built)."""
+def _read_record(profile: str) -> dict:
+    path = output_dir(profile) / f"build-{profile}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_build_record(profile, part, previous, seconds, t0, before, html_s=None) -> None:
+    """``build-<profile>.json``: the build so far (``html_s`` once the HTML is built). A part's
+    build keeps the other notebooks' times from the previous record."""
     new = _cache_entries() - before
     computed = Counter(m.parent.parent.name for m in new)  # cached results computed, by kind
     record = {
         "profile": profile,
+        "part": part,
         "commit": git_commit(),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_s": round(time.perf_counter() - t0, 1),
-        "notebooks_s": seconds,
+        "notebooks_s": {**(previous.get("notebooks_s", {}) if part else {}), **seconds},
         "html_s": None if html_s is None else round(html_s, 1),
         "computed": dict(computed),
         "compute_s": round(sum(json.loads(m.read_text()).get("wall_s", 0) for m in new), 1),
         "machine": machine(),
     }
-    out = default_output(next(iter(seconds)), profile).parent / f"build-{profile}.json"
+    out = output_dir(profile) / f"build-{profile}.json"
     out.write_text(json.dumps(record, indent=1) + "\n")
 
 

@@ -95,7 +95,7 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 def precision_at_k(score: np.ndarray, reference: np.ndarray, k: int) -> float:
     """Share of the ``k`` highest ``reference`` examples that are also among the ``k`` highest
     ``score`` ones (ties broken in favour of the lower index)."""
-    top = lambda x: set(np.argsort(-np.asarray(x, np.float64), kind="stable")[:k])  # noqa: E731
+    top = lambda x: set(np.argsort(-np.asarray(x, np.float64), kind="stable")[:k])
     return len(top(score) & top(reference)) / k
 
 

@@ -7,7 +7,6 @@ networks, which gives the history's accuracies and, for free, every example's sc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .checkpoint import load_checkpoint, save_atomic
 from .data import Dataset
 from .scores import autocast, evaluate, memorization_score
 
@@ -50,7 +50,7 @@ class Trained:
     train_eval: dict[str, Tensor]
 
 
-def _order(seed: int, epoch: int, n: int) -> Tensor:
+def epoch_order(seed: int, epoch: int, n: int) -> Tensor:
     """The data order of one epoch: a function of (seed, epoch) only, so resuming needs no state."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
 
@@ -71,80 +71,79 @@ def train(
     """Train ``model`` in place on ``data`` (the examples ``train_idx``, default all).
 
     subsets / test_subsets: named boolean masks [N] / [N_test]; the history records accuracy on
-    each. Returns ``(history, epoch_scores)``: one dict per epoch (0 = before training) and, for a
-    turn-over model, the scores of every training example after every epoch [E + 1, N].
-    callback(model, epoch), if given, is called after each epoch's evaluation (and before the
-    first); the dict it returns joins that epoch's history row.
-    A checkpoint is written after every epoch; a run finds it and resumes where it stopped.
+    each. callback(model, epoch), if given, is called after each epoch's evaluation (and before
+    the first); the dict it returns joins that epoch's history row. A checkpoint is written after
+    every epoch; a run finds it and resumes where it stopped.
     """
     device = data.x_train.device
     idx_all = torch.arange(data.n_train, device=device)
     train_idx = idx_all if train_idx is None else idx_all[train_idx.to(device)]
-    if sched.optimizer == "adamw":
-        opt = torch.optim.AdamW(model.parameters(), lr=sched.lr)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=sched.lr, momentum=sched.momentum)
+    opt = _optimizer(model, sched)
     lr_at = torch.optim.lr_scheduler.MultiStepLR(opt, list(sched.milestones), sched.gamma)
-    history: list[dict] = []
-    scores: list[np.ndarray] = []
-    start, last = 1, None
-    if checkpoint is not None and checkpoint.exists():
-        try:
-            state = torch.load(checkpoint, map_location=device, weights_only=False)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            lr_at.load_state_dict(state["scheduler"])
-            history, scores, start = state["history"], state["scores"], state["epoch"] + 1
-        except Exception as e:  # a torn or stale checkpoint: start over
-            print(f"memlib: ignoring unreadable checkpoint {checkpoint} ({e})")
+    log = lambda epoch: _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets)
+    history, scores, start = _resume(checkpoint, device, model, opt, lr_at)
+    last = None
     if not history:
-        history.append(_epoch_log(model, data, 0, opt, sched, subsets, test_subsets, scores)[0])
-        history[0] |= callback(model, 0) if callback else {}
-
-    bar = tqdm(
-        range(start, sched.epochs + 1),
-        desc="epochs",
-        disable=not progress,
-        initial=start - 1,
-        total=sched.epochs,
-    )
+        row, score, _ = log(0)
+        history.append(row | (callback(model, 0) if callback else {}))
+        scores += [] if score is None else [score]
+    bar = tqdm(range(start, sched.epochs + 1), desc="epochs", disable=not progress,
+               initial=start - 1, total=sched.epochs)  # fmt: skip
     for epoch in bar:
-        model.train()
-        perm = train_idx[_order(order_seed, epoch, len(train_idx)).to(device)]
-        for b in range(0, len(perm), sched.batch_size):
-            idx = perm[b : b + sched.batch_size]
-            with autocast(device, sched.bf16):
-                logits = model(data.x_train[idx], idx, "unmuted")
-                loss = F.cross_entropy(logits.float(), data.y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        perm = train_idx[epoch_order(order_seed, epoch, len(train_idx)).to(device)]
+        _train_epoch(model, data, perm, opt, sched)
         lr_at.step()
-        row, last = _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores)
+        row, score, last = log(epoch)
         history.append(row | (callback(model, epoch) if callback else {}))
-        bar.set_postfix(
-            train_acc=f"{history[-1]['train_acc']:.3f}", test_acc=f"{history[-1]['test_acc']:.3f}"
-        )
+        scores += [] if score is None else [score]
+        bar.set_postfix(train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
         if checkpoint is not None:
-            _save(
-                {
-                    "epoch": epoch,
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": lr_at.state_dict(),
-                    "history": history,
-                    "scores": scores,
-                },
-                checkpoint,
-            )
+            state = {"epoch": epoch, "history": history, "scores": scores}
+            state |= {"model": model.state_dict(), "optimizer": opt.state_dict()}
+            save_atomic(state | {"scheduler": lr_at.state_dict()}, checkpoint)
     if last is None:  # resumed after the last epoch: nothing was evaluated in this call
-        idx = torch.arange(data.n_train, device=device)
-        last = evaluate(model, data.x_train, data.y_train, idx, bf16=sched.bf16)
+        last = evaluate(model, data.x_train, data.y_train, idx_all, bf16=sched.bf16)
     return Trained(history, np.stack(scores) if scores else None, last)
 
 
-def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
-    """The history row of one epoch, and the training-set evaluation it was computed from."""
+def _optimizer(model: nn.Module, sched: Schedule) -> torch.optim.Optimizer:
+    if sched.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=sched.lr)
+    return torch.optim.SGD(model.parameters(), lr=sched.lr, momentum=sched.momentum)
+
+
+_STATE = ("epoch", "model", "optimizer", "scheduler", "history", "scores")
+
+
+def _resume(checkpoint, device, model, opt, lr_at) -> tuple[list[dict], list, int]:
+    """The history, scores and first epoch to run: from the checkpoint if there is a whole one
+    (its weights and optimizer state then loaded), else from the start."""
+    state = load_checkpoint(checkpoint, device, _STATE)
+    if state is None:
+        return [], [], 1
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    lr_at.load_state_dict(state["scheduler"])
+    return state["history"], state["scores"], state["epoch"] + 1
+
+
+def _train_epoch(model: nn.Module, data: Dataset, perm: Tensor, opt, sched: Schedule) -> None:
+    """One pass over the examples ``perm``, in that order: each mini-batch trains its examples'
+    unmuted sub-networks (a plain model: the whole network)."""
+    model.train()
+    for b in range(0, len(perm), sched.batch_size):
+        idx = perm[b : b + sched.batch_size]
+        with autocast(data.x_train.device, sched.bf16):
+            logits = model(data.x_train[idx], idx, "unmuted")
+            loss = F.cross_entropy(logits.float(), data.y_train[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets):
+    """One epoch's history row, every training example's score (None for a plain model), and
+    the training-set evaluation they were computed from."""
     device = data.x_train.device
     idx = torch.arange(data.n_train, device=device)
     tr = evaluate(model, data.x_train, data.y_train, idx, bf16=sched.bf16)
@@ -154,6 +153,7 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
         "train_loss": tr["loss_full"].mean().item(),
         "train_acc": _acc(tr["pred_full"], data.y_train),
     }
+    score = None
     if "loss_unmuted" in tr:
         row |= {
             f"{m}_{k}": (
@@ -164,7 +164,7 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
             for m in ("unmuted", "muted")
             for k in ("loss", "acc")
         }
-        scores.append(memorization_score(tr["loss_muted"], tr["loss_unmuted"]).cpu().numpy())
+        score = memorization_score(tr["loss_muted"], tr["loss_unmuted"]).cpu().numpy()
     for name, mask in (subsets or {}).items():
         m = mask.to(device)
         row[f"train_acc_{name}"] = _acc(tr["pred_full"][m], data.y_train[m])
@@ -181,16 +181,8 @@ def _epoch_log(model, data, epoch, opt, sched, subsets, test_subsets, scores):
             row[f"test_acc_{name}"] = _acc(te["pred_full"][m], data.y_test[m])
     else:
         row |= {"test_loss": float("nan"), "test_acc": float("nan")}
-    return row, tr
+    return row, score, tr
 
 
 def _acc(pred: Tensor, y: Tensor) -> float:
     return (pred == y).float().mean().item() if len(y) else float("nan")
-
-
-def _save(obj: dict, path: Path) -> None:
-    """Write atomically, so that a run killed mid-write leaves the previous checkpoint intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)

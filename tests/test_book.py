@@ -8,7 +8,7 @@ import numpy as np
 from claims_fixtures import score_run
 
 from memlib import book, claims
-from memlib.config import load_profile, params_for
+from memlib.params import ScoreStudy, field_notes, load_profile, params_for
 from memlib.runner import strip
 
 
@@ -89,16 +89,18 @@ def test_strip_shows_the_parameters_once_commented_and_drops_hidden_stderr(tmp_p
          "source": "", "outputs": [{"output_type": "stream", "name": "stderr", "text": "bar"},
                                    {"output_type": "stream", "name": "stdout", "text": "ok"}]},
     ]  # fmt: skip
-    path = tmp_path / "nb.ipynb"
+    path = tmp_path / "fig2a_long_tail.ipynb"  # the page's study explains its parameters
     path.write_text(json.dumps({"cells": cells, "metadata": {"papermill": {}}}))
     strip(path)
     nb = json.loads(path.read_text())
     params, injected, run = nb["cells"]
     assert "remove-cell" in params["metadata"]["tags"]
+    notes = field_notes(ScoreStudy)
     assert "".join(injected["source"]) == (
         "# Parameters of the smoke profile (memlib/profiles/smoke.yml)\n"
-        'profile = "smoke"  # the profile\nepochs = 3  # training epochs'
+        f'profile = "smoke"  # {notes["profile"]}\nepochs = 3  # {notes["epochs"]}'
     )
+    assert notes["epochs"] == "training epochs"
     assert [o["name"] for o in run["outputs"]] == ["stdout"]
     assert "papermill" not in nb["metadata"] and not run["metadata"].get("execution")
     strip(path)  # idempotent
@@ -126,10 +128,14 @@ def test_build_records_itself_before_the_pages_that_read_it(tmp_path, monkeypatc
         seen[name] = (tmp_path / f"build-{profile}.json").exists()
 
     monkeypatch.setattr(runner, "notebooks", lambda: ["fig2a_long_tail", "reproducing"])
-    monkeypatch.setattr(runner, "run", fake_run)
+    monkeypatch.setattr(runner, "execute_notebook", fake_run)
     monkeypatch.setattr(runner, "html", lambda: tmp_path / "index.html")
     monkeypatch.setattr(runner, "default_output", lambda name, profile: tmp_path / f"{name}.ipynb")
+    monkeypatch.setattr(runner, "output_dir", lambda profile: tmp_path)  # never the real book/
+    real = runner.project_root() / "book" / "build-cpu.json"
+    before = real.read_bytes() if real.exists() else None
     runner.build("cpu")
+    assert (real.read_bytes() if real.exists() else None) == before  # the book's is untouched
     assert seen == {"fig2a_long_tail": False, "reproducing": True}
     rec = json.loads((tmp_path / "build-cpu.json").read_text())
     assert set(rec["notebooks_s"]) == {"fig2a_long_tail", "reproducing"}

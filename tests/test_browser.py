@@ -19,7 +19,7 @@ from urllib.parse import urldefrag
 import browser_pages as bp
 import pytest
 
-from memlib.config import NOTEBOOKS
+from memlib.params import NOTEBOOKS
 
 pytestmark = pytest.mark.browser
 

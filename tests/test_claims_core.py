@@ -67,6 +67,6 @@ def test_markdown_escapes_pipes_in_values():
 
 
 def test_every_page_has_its_claim_check():
-    from memlib.config import NOTEBOOKS
+    from memlib.params import NOTEBOOKS
 
     assert set(claims.CLAIMS) == set(NOTEBOOKS)

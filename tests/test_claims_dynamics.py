@@ -198,9 +198,9 @@ def fig10_runs(e50, fitted, drop, allrand_train=0.2, epochs=30):
             epochs,
             train_acc=train,
             test_acc=peaked(0.2, 10, 0.3, drop if 0 < lv < 1 else 0.0),
-            train_acc_random=fitted if lv > 0 else np.nan,
+            train_acc_corrupted=fitted if lv > 0 else np.nan,
         )
-        out[lv, 0] = run(h, config=SimpleNamespace(corrupt=int(1000 * lv)))
+        out[lv, 0] = run(h, config=SimpleNamespace(n_corrupt=int(1000 * lv)))
     return out
 
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from memlib.cli import main
+from memlib.errors import MemlibError
 from memlib.scores import COLUMNS
 
 
@@ -18,7 +19,7 @@ def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
         "score",
         "--dataset",
         f"npz:{tiny_npz}",
-        "--corrupt",
+        "--n-corrupt",
         "30",
         "--epochs",
         "6",
@@ -50,9 +51,10 @@ def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
         (["--dataset", "imagenet"], "unknown dataset"),
         (["--dataset", "npz:/no/such.npz"], "does not exist"),
         (["--dataset", "npz:BAD"], "must hold arrays"),
-        (["--dataset", "npz:TINY", "--corrupt", "201"], "larger than the 200"),
+        (["--dataset", "npz:TINY", "--n-corrupt", "201"], "n_corrupt=201 is more than the 200"),
+        (["--dataset", "npz:TINY", "--n-train", "300"], "n_train=300 is more than the 200"),
+        (["--dataset", "npz:TINY", "--n-train", "50", "--n-corrupt", "60"], "n_corrupt=60"),
         (["--dataset", "npz:TINY", "--epochs", "0"], "epochs"),
-        (["--dataset", "npz:TINY", "--arch", "resnet"], "arch"),
         (["--dataset", "npz:TINY", "--milestones", "5", "2"], "milestones"),
         (["--dataset", "npz:TINY", "--out", "/no/such/dir/s.csv"], "does not exist"),
         (["--dataset", "npz:TINY", "--out", "DIR"], "is a directory"),
@@ -73,6 +75,14 @@ def test_bad_input_one_line_error_nothing_written(args, words, tiny_npz, tmp_pat
     err = capsys.readouterr().err.strip()
     assert err.startswith("memlib: error:") and words in err and "\n" not in err
     assert not out.exists() and not list(tmp_path.glob(".scores.csv*"))
+
+
+def test_unknown_arch_is_refused_in_one_line(tiny_npz, tmp_path, capsys):
+    out = tmp_path / "scores.csv"
+    argv = ["score", "--dataset", f"npz:{tiny_npz}", "--arch", "resnet", "--out", str(out)]
+    assert main(argv) == 2 and not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "arch='resnet'" in err and "vgg11" in err
 
 
 def test_every_command_has_help():
@@ -96,10 +106,33 @@ def test_label_noise_option_reaches_the_run(tiny_npz, tmp_path):
     from memlib.cli import _config, _parser
 
     args = _parser().parse_args(
-        ["score", "--dataset", f"npz:{tiny_npz}", "--corrupt", "20", "--label-noise", "uniform",
+        ["score", "--dataset", f"npz:{tiny_npz}", "--n-corrupt", "20", "--label-noise", "uniform",
          "--out", str(tmp_path / "s.csv")]
     )  # fmt: skip
     assert _config(args).label_noise == "uniform"
-    with pytest.raises(SystemExit):
-        _parser().parse_args(["score", "--dataset", "mnist", "--label-noise", "symmetric",
-                              "--out", "x.csv"])  # fmt: skip
+    args = _parser().parse_args(["score", "--dataset", "mnist", "--label-noise", "symmetric",
+                                 "--out", "x.csv"])  # fmt: skip
+    with pytest.raises(MemlibError, match="label_noise='symmetric'"):
+        _config(args)
+
+
+def test_options_reach_the_run_config_with_runconfigs_defaults(tmp_path):
+    from memlib.cli import _config, _parser
+    from memlib.config import RunConfig
+
+    out = str(tmp_path / "s.csv")
+    plain = _config(_parser().parse_args(["score", "--dataset", "mnist", "--out", out]))
+    assert plain == RunConfig()  # the defaults are RunConfig's, and seed 0
+    args = _parser().parse_args(
+        ["score", "--dataset", "mnist", "--corrupt", "20", "--n-train", "500", "--epochs", "3",
+         "--seed", "4", "--hidden", "64", "--out", out]
+    )  # fmt: skip
+    cfg = _config(args)  # --corrupt: the old name of --n-corrupt
+    assert (cfg.n_corrupt, cfg.n_train, cfg.epochs, cfg.hidden) == (20, 500, 3, 64)
+    assert (cfg.mask_seed, cfg.corrupt_seed, cfg.init_seed, cfg.order_seed) == (4, 4, 4, 4)
+    fz = _parser().parse_args(
+        ["fz", "--dataset", "mnist", "--models", "8", "--n-train", "500", "--out", out]
+    )
+    assert fz.n_models == 8 and _config(fz).n_train == 500
+    with pytest.raises(SystemExit):  # fz needs its number of models
+        _parser().parse_args(["fz", "--dataset", "mnist", "--out", out])

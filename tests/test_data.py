@@ -52,11 +52,20 @@ def test_unknown_dataset():
 
 
 def test_mnist_loads_as_tensors_with_corruption(mnist_root):
-    ds = load_dataset("mnist", root=mnist_root, corrupt=100, corrupt_seed=1, n_train=1000)
+    ds = load_dataset("mnist", root=mnist_root, n_corrupt=100, corrupt_seed=1, n_train=1000)
     assert ds.x_train.shape == (1000, 1, 28, 28) and ds.x_test.shape == (10_000, 1, 28, 28)
     assert ds.corrupted.sum() == 100 and (ds.y_train != ds.true_y_train).sum() == 100
     assert abs(ds.x_train.mean().item()) < 1e-4 and ds.n_classes == 10
     assert "MNIST" in ds.source
+
+
+def test_split_test_trains_on_the_test_set(mnist_root):
+    d = load_dataset("mnist", split="test", root=mnist_root)
+    assert (d.n_train, len(d.y_test)) == (10_000, 60_000)
+    train = load_dataset("mnist", root=mnist_root)
+    assert torch.equal(d.true_y_train, train.y_test) and torch.equal(d.y_test, train.y_train)
+    with pytest.raises(MemlibError, match="bad split"):
+        load_dataset("mnist", split="val", root=mnist_root)
 
 
 def test_cifar_image_folder_fallback(tmp_path):
@@ -84,3 +93,42 @@ def test_npz_dataset_and_its_errors(tmp_path, tiny_npz):
     (tmp_path / "junk.npz").write_text("not a zip")
     with pytest.raises(MemlibError, match="cannot read"):
         load_dataset(f"npz:{tmp_path / 'junk.npz'}")
+
+
+@pytest.mark.parametrize(
+    "y, words",
+    [
+        (np.array([0, 1, -1, 2]), "got -1..2"),  # a negative label
+        (np.array([0.0, 1.0, 2.0, 1.0]), "integer array, got float64"),  # float labels
+        (np.array([0, 1, 2, 4]), "C <= len(y) = 4, got 0..4"),  # max label >= len(y)
+        (np.array([0, 1, 2, 1000]), "class indices 0..C-1"),
+        (np.array([[0, 1], [1, 0], [0, 0], [1, 1]]), "1-D"),
+    ],
+)
+def test_npz_labels_must_be_class_indices(tmp_path, y, words):
+    path = tmp_path / "labels.npz"
+    np.savez(path, x=np.zeros((4, 3, 3), np.uint8), y=y)
+    with pytest.raises(MemlibError) as e:
+        load_dataset(f"npz:{path}")
+    assert words in str(e.value) and str(path) in str(e.value)
+
+
+def test_npz_labels_at_the_limit_load(tmp_path):
+    path = tmp_path / "labels.npz"
+    np.savez(path, x=np.zeros((4, 3, 3), np.uint8), y=np.array([0, 3, 1, 3], np.int8))
+    ds = load_dataset(f"npz:{path}")
+    assert ds.n_classes == 4 and ds.y_train.dtype == torch.int64
+    assert ds.y_train.tolist() == [0, 3, 1, 3]
+
+
+def test_npz_subset_keeps_the_files_classes(tmp_path):
+    from memlib.data import subset_indices
+
+    keep = subset_indices(10, 5, 0).numpy()
+    y = np.zeros(10, np.int64)
+    y[keep[::2]] = 1
+    y[np.setdiff1d(np.arange(10), keep)[0]] = 2  # class 2 only outside the subset
+    path = tmp_path / "classes.npz"
+    np.savez(path, x=np.zeros((10, 3, 3), np.uint8), y=y)
+    assert load_dataset(f"npz:{path}").n_classes == 3
+    assert load_dataset(f"npz:{path}", n_train=5).n_classes == 3

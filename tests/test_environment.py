@@ -29,9 +29,13 @@ def test_environment_yml_agrees_with_pyproject():
     assert any(r.startswith("-e") for r in pip)  # and memlib itself
 
 
-def test_torchvision_imports_with_torch():
+def test_torchvision_compiled_ops_load_with_this_torch():
+    """torchvision's C++ operators are built against one torch: a mismatched pair imports but
+    fails here (``torchvision::nms`` missing)."""
     import torch
     import torchvision
 
-    assert torchvision.__version__ and torch.__version__
-    torchvision.datasets.MNIST  # noqa: B018
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0], [20.0, 20.0, 30.0, 30.0]])
+    scores = torch.tensor([0.9, 0.8, 0.7])
+    keep = torchvision.ops.nms(boxes, scores, iou_threshold=0.5)
+    assert keep.tolist() == [0, 2]  # the second box overlaps the first (IoU 0.68)

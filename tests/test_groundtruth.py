@@ -1,4 +1,4 @@
-"""Vectorized ensembles and the Feldman-Zhang estimator, each against a slow, obvious reference."""
+"""The Feldman-Zhang estimator against a slow, obvious reference; its chunked, cached runs."""
 
 import shutil
 
@@ -9,74 +9,11 @@ import pytest
 import torch
 
 import memlib.groundtruth as GT
-from memlib import stats, studies
+from memlib.checkpoint import save_atomic
 from memlib.cli import main
-from memlib.config import GroundTruthStudy, RunConfig
-from memlib.data import load_dataset
-from memlib.ensembles import init_ensemble, predict, train_ensemble
+from memlib.config import RunConfig
 from memlib.errors import MemlibError
-from memlib.models import build_model
 from memlib.results import cache_root
-from memlib.training import Schedule, train
-
-
-def _members(m: int, n: int, size: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    out = torch.zeros(m, n, dtype=torch.bool)
-    for j in range(m):
-        out[j, torch.randperm(n, generator=g)[:size]] = True
-    return out
-
-
-@pytest.mark.parametrize("momentum, milestones", [(0.0, ()), (0.9, (2,))])
-def test_ensemble_of_4_equals_4_sequential_models(tiny_npz, momentum, milestones):
-    """Each member: its own subset, init and order; the weights of ``training.train`` on a plain
-    MLP with the same seeds, to float tolerance."""
-    data = load_dataset(f"npz:{tiny_npz}")
-    members = _members(4, data.n_train, 140)
-    init, order = [11, 12, 13, 14], [21, 22, 23, 24]
-    sched = Schedule(lr=0.05, epochs=3, batch_size=32, momentum=momentum, milestones=milestones)
-    p = init_ensemble(64, 48, data.n_classes, init)
-    train_ensemble(p, data.x_train, data.y_train, members, order, sched)
-    for m in range(4):
-        model = build_model(
-            "mlp",
-            data.input_shape,
-            data.n_classes,
-            hidden=48,
-            turnover=False,
-            mask_seed=0,
-            init_seed=init[m],
-        )
-        train(model, data, sched, order_seed=order[m], train_idx=members[m], progress=False)
-        for name, t in (
-            ("w1", model.fc1.weight),
-            ("b1", model.fc1.bias),
-            ("w2", model.fc2.weight),
-            ("b2", model.fc2.bias),
-        ):
-            torch.testing.assert_close(p[name][m], t.detach(), atol=2e-5, rtol=1e-4)
-        pred = model(data.x_train, None, "unmuted").argmax(1)
-        assert (predict(p, data.x_train)[m] == pred).float().mean() > 0.99
-    assert not torch.equal(p["w1"][0], p["w1"][1])  # members really differ
-
-
-def test_ensemble_rejects_unequal_subsets_and_adamw(tiny_npz):
-    data = load_dataset(f"npz:{tiny_npz}")
-    p = init_ensemble(64, 8, data.n_classes, [0, 1])
-    uneven = _members(2, data.n_train, 100)
-    uneven[0, ~uneven[0]] = True
-    with pytest.raises(ValueError, match="as many examples"):
-        train_ensemble(p, data.x_train, data.y_train, uneven, [0, 1], Schedule(epochs=1))
-    with pytest.raises(ValueError, match="SGD"):
-        train_ensemble(
-            p,
-            data.x_train,
-            data.y_train,
-            _members(2, 200, 100),
-            [0, 1],
-            Schedule(epochs=1, optimizer="adamw"),
-        )
 
 
 def _slow_difference(members, correct):
@@ -132,13 +69,13 @@ def _cfg(tiny_npz, **kw):
         lr=0.1,
         batch_size=32,
         device="cpu",
-        corrupt=20,
+        n_corrupt=20,
     )
     return RunConfig(**(base | kw))
 
 
 def test_fz_run_stores_everything_and_scores_are_recomputable(tiny_npz):
-    run = GT.fz_run(_cfg(tiny_npz), models=10, fraction=0.7, chunk=4, progress=False)
+    run = GT.fz_run(_cfg(tiny_npz), n_models=10, fraction=0.7, chunk=4, progress=False)
     assert run.k == 10 and len(run.chunks) == 3  # 4 + 4 + 2
     assert run.members.shape == (10, 200) and (run.members.sum(1) == 140).all()
     assert run.correct.shape == (10, 200) and run.test_correct.shape[0] == 10
@@ -157,7 +94,7 @@ def test_fz_run_stores_everything_and_scores_are_recomputable(tiny_npz):
     with pytest.raises(MemlibError, match="no test"):
         run.influence([0])  # the npz file has no test split
     # a larger study reuses the smaller one's chunks: its first 8 models are the same
-    more = GT.fz_run(_cfg(tiny_npz), models=12, fraction=0.7, chunk=4, progress=False)
+    more = GT.fz_run(_cfg(tiny_npz), n_models=12, fraction=0.7, chunk=4, progress=False)
     assert (more.correct[:8] == run.correct[:8]).all()
     assert [c.path for c in more.chunks[:2]] == [c.path for c in run.chunks[:2]]
 
@@ -165,7 +102,7 @@ def test_fz_run_stores_everything_and_scores_are_recomputable(tiny_npz):
 def test_influence_on_chosen_test_examples(mnist_root, monkeypatch):
     monkeypatch.setenv("MEMLIB_DATA", str(mnist_root))
     cfg = RunConfig(n_train=200, hidden=16, epochs=4, batch_size=32, momentum=0.9, device="cpu")
-    run = GT.fz_run(cfg, models=6, fraction=0.5, chunk=3, progress=False)
+    run = GT.fz_run(cfg, n_models=6, fraction=0.5, chunk=3, progress=False)
     assert run.test_correct.shape == (6, 10_000)
     infl = run.influence([5, 7, 9])
     assert infl["mem"].shape == (200, 3)
@@ -177,7 +114,7 @@ def test_influence_on_chosen_test_examples(mnist_root, monkeypatch):
 
 def test_resume_trains_only_the_missing_models(tiny_npz, monkeypatch):
     cfg = _cfg(tiny_npz)
-    first = GT.fz_run(cfg, models=8, fraction=0.7, chunk=4, progress=False)
+    first = GT.fz_run(cfg, n_models=8, fraction=0.7, chunk=4, progress=False)
     shutil.rmtree(first.chunks[1].path)  # as if the run had stopped after its first chunk
     trained = []
     real = GT.train_ensemble
@@ -186,7 +123,7 @@ def test_resume_trains_only_the_missing_models(tiny_npz, monkeypatch):
         "train_ensemble",
         lambda p, *a, **k: trained.append(p["w1"].shape[0]) or real(p, *a, **k),
     )
-    again = GT.fz_run(cfg, models=8, fraction=0.7, chunk=4, progress=False)
+    again = GT.fz_run(cfg, n_models=8, fraction=0.7, chunk=4, progress=False)
     assert trained == [4]  # one chunk of 4 models, not 8
     assert (again.correct == first.correct).all() and (again.members == first.members).all()
 
@@ -205,7 +142,7 @@ def test_interrupted_chunk_resumes_from_its_checkpoint(tiny_npz, monkeypatch, tm
 
     monkeypatch.setattr(GT, "train_ensemble", stop_after_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        GT.fz_run(cfg, models=4, fraction=0.7, chunk=4, progress=False)
+        GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
     assert list((cache_root() / "fz_chunk").glob("*/checkpoint.pt"))
     starts = []
     monkeypatch.setattr(
@@ -215,21 +152,75 @@ def test_interrupted_chunk_resumes_from_its_checkpoint(tiny_npz, monkeypatch, tm
             starts.append(start_epoch) or real(*a, start_epoch=start_epoch, **k)
         ),
     )
-    resumed = GT.fz_run(cfg, models=4, fraction=0.7, chunk=4, progress=False)
+    resumed = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
     assert starts == [3]
     monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "fresh"))
-    fresh = GT.fz_run(cfg, models=4, fraction=0.7, chunk=4, progress=False)
+    fresh = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
     assert (resumed.correct == fresh.correct).all()
+
+
+@pytest.mark.parametrize("torn", ["garbage", "missing keys"])
+def test_chunk_with_a_torn_checkpoint_starts_over(tiny_npz, monkeypatch, tmp_path, capsys, torn):
+    """A chunk's checkpoint that cannot be read whole is ignored: the chunk trains from epoch 1
+    and gives exactly what a fresh run gives."""
+    cfg = _cfg(tiny_npz, epochs=3, momentum=0.9)
+    real = GT.train_ensemble
+
+    def stop_after_epoch_2(params, *a, on_epoch=None, **k):
+        def hook(epoch, params, momenta):
+            on_epoch(epoch, params, momenta)
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+        return real(params, *a, on_epoch=hook, **k)
+
+    monkeypatch.setattr(GT, "train_ensemble", stop_after_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
+    (ckpt,) = (cache_root() / "fz_chunk").glob("*/checkpoint.pt")
+    if torn == "garbage":
+        ckpt.write_bytes(ckpt.read_bytes()[:100])  # killed while the checkpoint was written
+    else:
+        state = torch.load(ckpt, weights_only=False)
+        save_atomic({"epoch": state["epoch"], "params": state["params"]}, ckpt)  # no momenta
+    starts = []
+    monkeypatch.setattr(
+        GT,
+        "train_ensemble",
+        lambda *a, start_epoch=1, **k: (
+            starts.append(start_epoch) or real(*a, start_epoch=start_epoch, **k)
+        ),
+    )
+    capsys.readouterr()
+    again = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
+    assert starts == [1] and "ignoring unreadable checkpoint" in capsys.readouterr().out
+    assert not ckpt.exists()  # the finished chunk drops its checkpoint
+    monkeypatch.setattr(GT, "train_ensemble", real)
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "fresh"))
+    fresh = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
+    assert (again.correct == fresh.correct).all() and (again.members == fresh.members).all()
+    assert (again.test_correct == fresh.test_correct).all()
+    assert again.history.drop(columns="member").equals(fresh.history.drop(columns="member"))
+
+
+def test_rewritten_npz_is_read_again(tiny_npz):
+    cfg = _cfg(tiny_npz)
+    first = GT.fz_run(cfg, n_models=2, fraction=0.5, progress=False)
+    f = np.load(tiny_npz)
+    np.savez(tiny_npz, x=f["x"], y=(f["y"] + 1) % 4)  # the same path, other labels
+    again = GT.fz_run(cfg, n_models=2, fraction=0.5, progress=False)
+    assert again.chunks[0].path != first.chunks[0].path  # a new cache key ...
+    assert (again.data.true_y_train.numpy() == (f["y"] + 1) % 4).all()  # ... and the new data
 
 
 def test_parallel_jobs_merge_deterministically(tiny_npz, tmp_path, monkeypatch):
     """Chunks run as independent joblib jobs in worker processes; the merge does not depend on
     which finished first, and equals the sequential run."""
     cfg = _cfg(tiny_npz)
-    seq = GT.fz_run(cfg, models=6, fraction=0.7, chunk=2, progress=False)
+    seq = GT.fz_run(cfg, n_models=6, fraction=0.7, chunk=2, progress=False)
     monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "parallel"))
     with joblib.parallel_config(backend="loky"):
-        par = GT.fz_run(cfg, models=6, fraction=0.7, chunk=2, n_jobs=2, progress=False)
+        par = GT.fz_run(cfg, n_models=6, fraction=0.7, chunk=2, n_jobs=2, progress=False)
     assert (par.members == seq.members).all() and par.seeds.equals(seq.seeds)
     # workers may run torch with another thread count: the same numbers up to float rounding
     assert (par.correct == seq.correct).mean() > 0.99
@@ -239,76 +230,24 @@ def test_dask_backend_runs_the_chunks(tiny_npz, tmp_path, monkeypatch):
     """The same study on a (local, in-process) Dask cluster through joblib's dask backend."""
     distributed = pytest.importorskip("distributed")
     cfg = _cfg(tiny_npz)
-    seq = GT.fz_run(cfg, models=4, fraction=0.7, chunk=2, progress=False)
+    seq = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=2, progress=False)
     monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "dask"))
     with distributed.Client(
         processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
     ):
         with joblib.parallel_config(backend="dask"):
-            run = GT.fz_run(cfg, models=4, fraction=0.7, chunk=2, n_jobs=2, progress=False)
+            run = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=2, n_jobs=2, progress=False)
     assert (run.members == seq.members).all() and run.seeds.equals(seq.seeds)
     assert (run.correct == seq.correct).mean() > 0.99  # threads: up to float rounding
 
 
-def test_study_and_run_parameters_fail_early(tiny_npz):
-    for kw, word in [
-        (dict(fraction=1.0), "fraction"),
-        (dict(models=1), "models"),
-        (dict(models=7), "even"),
-        (dict(chunk=0), "chunk"),
-        (dict(top=0.9), "top"),
-        (dict(corrupt=2000), "corrupt"),
-    ]:
-        with pytest.raises(MemlibError, match=word):
-            GroundTruthStudy(**kw)
+def test_fz_run_refuses_other_models_and_optimizers(tiny_npz):
     with pytest.raises(MemlibError, match="arch"):
-        GT.fz_run(_cfg(tiny_npz, arch="vgg11"), models=4)
+        GT.fz_run(_cfg(tiny_npz, arch="vgg11"), n_models=4)
     with pytest.raises(MemlibError, match="optimizer"):
-        GT.fz_run(_cfg(tiny_npz, optimizer="adamw"), models=4)
-
-
-def test_same_data_for_every_seed():
-    """The ground truth and every turn-over run see the same random labels."""
-    p = GroundTruthStudy(seeds=[3, 4])
-    a, b, g = p.turnover_run(3, 100), p.turnover_run(4, 100), p.ground_truth(100)
-    assert a.corrupt_seed == b.corrupt_seed == g.corrupt_seed == p.data_seed
-    assert a.init_seed != b.init_seed and not g.turnover and a.turnover
-
-
-def test_agreement_and_analysis_helpers():
-    rng = np.random.default_rng(0)
-    fz = rng.random(300)
-    corrupted = fz > 0.8
-    to = np.stack([fz + 0.3 * rng.standard_normal(300) for _ in range(3)])
-    a = studies.agreement(to, fz, corrupted, top=0.1, n_boot=200).set_index("metric")
-    assert a.loc["spearman", "averaged"] > a.loc["spearman", "per_seed"] > 0.5
-    assert (
-        a.loc["spearman", "ci_low"] < a.loc["spearman", "averaged"] < a.loc["spearman", "ci_high"]
-    )
-    assert a.loc["roc_auc feldman-zhang", "averaged"] == 1.0
-    # slow references
-    top = lambda x, k: set(np.argsort(-x)[:k])  # noqa: E731
-    assert stats.precision_at_k(to[0], fz, 30) == len(top(to[0], 30) & top(fz, 30)) / 30
-    assert stats.precision_at_k(fz, fz, 30) == 1.0
-    assert abs(stats.pearson(to[0], fz) - pd.Series(to[0]).corr(pd.Series(fz))) < 1e-12
-    assert stats.spearman_brown(0.5) == pytest.approx(2 / 3)
-    lo, hi = stats.bootstrap_ci(np.mean, fz, n=500)
-    assert lo < fz.mean() < hi and (lo, hi) == stats.bootstrap_ci(np.mean, fz, n=500)
-    d = studies.disagreements(
-        to.mean(0),
-        pd.DataFrame(
-            {
-                "index": range(300),
-                "label": 0,
-                "true_label": 0,
-                "corrupted": corrupted,
-                "mem": fz,
-                "se": 0.0,
-            }
-        ),
-        5,
-    )
-    assert len(d) == 10 and (d.gap[:5] > 0).all() and (d.gap[5:] < 0).all()
+        GT.fz_run(_cfg(tiny_npz, optimizer="adamw"), n_models=4)
+    with pytest.raises(MemlibError, match="leaves none"):
+        GT.fz_run(_cfg(tiny_npz), n_models=4, fraction=0.002)  # 0.4 of 200 examples
 
 
 def test_fz_command_writes_estimates_with_standard_errors(tiny_npz, tmp_path):
@@ -317,7 +256,7 @@ def test_fz_command_writes_estimates_with_standard_errors(tiny_npz, tmp_path):
         "fz",
         "--dataset",
         f"npz:{tiny_npz}",
-        "--models",
+        "--n-models",
         "6",
         "--fraction",
         "0.5",
@@ -325,7 +264,7 @@ def test_fz_command_writes_estimates_with_standard_errors(tiny_npz, tmp_path):
         "2",
         "--hidden",
         "16",
-        "--corrupt",
+        "--n-corrupt",
         "10",
         "--chunk",
         "3",
@@ -361,10 +300,11 @@ def test_fz_command_writes_estimates_with_standard_errors(tiny_npz, tmp_path):
     "args, words",
     [
         (["--dataset", "imagenet"], "unknown dataset"),
-        (["--dataset", "npz:TINY", "--corrupt", "201"], "larger than the 200"),
-        (["--dataset", "npz:TINY", "--n-train", "300"], "larger than the 200"),
+        (["--dataset", "npz:TINY", "--n-corrupt", "201"], "n_corrupt=201 is more than the 200"),
+        (["--dataset", "npz:TINY", "--n-train", "300"], "n_train=300 is more than the 200"),
+        (["--dataset", "npz:TINY", "--n-train", "50", "--n-corrupt", "60"], "n_corrupt=60"),
         (["--dataset", "npz:TINY", "--fraction", "1.5"], "fraction"),
-        (["--dataset", "npz:TINY", "--models", "1"], "models"),
+        (["--dataset", "npz:TINY", "--n-models", "1"], "n_models=1"),
         (["--dataset", "npz:TINY", "--epochs", "0"], "epochs"),
         (["--dataset", "npz:TINY", "--out", "DIR"], "is a directory"),
     ],
@@ -373,7 +313,7 @@ def test_fz_bad_input_one_line_error(args, words, tiny_npz, tmp_path, capsys):
     args = [a.replace("TINY", str(tiny_npz)).replace("DIR", str(tmp_path)) for a in args]
     out = tmp_path / "fz.csv"
     argv = ["fz", "--device", "cpu", "--quiet", "--epochs", "1"]
-    argv += ([] if "--models" in args else ["--models", "4"]) + args
+    argv += ([] if "--n-models" in args else ["--n-models", "4"]) + args
     if "--out" not in args:
         argv += ["--out", str(out)]
     assert main(argv) == 2

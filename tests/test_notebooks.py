@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from memlib.config import NOTEBOOKS
+from memlib.claims import VERDICTS
+from memlib.params import NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -46,12 +47,19 @@ def test_executed_without_timestamps_and_with_a_verdict(path):
     tags = [t for c in cells for t in c["metadata"].get("tags", [])]
     assert "parameters" in tags and "injected-parameters" in tags
     text = json.dumps([c.get("outputs", []) for c in cells])
-    assert "Verdict:" in text and "Traceback" not in text
+    assert "Traceback" not in text
+    records = [
+        o["metadata"]["memlib"]["claim"]
+        for c in cells
+        for o in c.get("outputs", [])
+        if "claim" in o.get("metadata", {}).get("memlib", {})
+    ]
+    assert len(records) == 1, "one claim record per page"
+    assert records[0]["page"] == path.stem and records[0]["verdict"] in VERDICTS
 
 
 def test_every_book_page_shows_its_header_and_records_its_verdict():
     from memlib.book import load_records
-    from memlib.claims import VERDICTS
 
     records = load_records(ROOT / "book")
     assert set(records) == set(NOTEBOOKS), "a page without its claim record: run `make book`"

@@ -1,6 +1,8 @@
 import itertools
 
 import numpy as np
+import pandas as pd
+import pytest
 
 from memlib import stats
 from memlib.stats import first_epoch_reaching, mean_std, roc_auc, skewness, top_share
@@ -45,3 +47,21 @@ def test_smooth_and_epoch_helpers():
     assert stats.describe_epochs([None, None]) == "never (all 2 seeds)"
     assert stats.describe_epochs([3]) == "3.0"
     assert stats.describe_epochs([2, 4, None]) == "3.0 ± 1.4 (n=2); never in 1 of 3 seeds"
+
+
+def test_correlations_precision_and_intervals_against_slow_references():
+    rng = np.random.default_rng(0)
+    fz = rng.random(300)
+    to = fz + 0.3 * rng.standard_normal(300)
+    top = lambda x, k: set(np.argsort(-x)[:k])
+    assert stats.precision_at_k(to, fz, 30) == len(top(to, 30) & top(fz, 30)) / 30
+    assert stats.precision_at_k(fz, fz, 30) == 1.0
+    assert abs(stats.pearson(to, fz) - pd.Series(to).corr(pd.Series(fz))) < 1e-12
+    ranks = np.corrcoef(pd.Series(to).rank(), pd.Series(fz).rank())[0, 1]
+    assert abs(stats.spearman(to, fz) - ranks) < 1e-12
+    assert stats.spearman_brown(0.5) == pytest.approx(2 / 3)
+    assert stats.spearman_brown(0.5, factor=3) == pytest.approx(0.75)
+    lo, hi = stats.bootstrap_ci(np.mean, fz, n=500)
+    assert lo < fz.mean() < hi and (lo, hi) == stats.bootstrap_ci(np.mean, fz, n=500)
+    means = [fz[i].mean() for i in np.random.default_rng(0).integers(0, 300, (500, 300))]
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(means, [2.5, 97.5])))

@@ -6,8 +6,8 @@ import torch
 from memlib import RunConfig, score_run
 from memlib.data import load_dataset
 from memlib.models import build_model
-from memlib.results import cached
-from memlib.training import Schedule, train
+from memlib.scores import autocast
+from memlib.training import Schedule, epoch_order, train
 
 
 def _tiny(path, **kw):
@@ -17,7 +17,7 @@ def _tiny(path, **kw):
 
 
 def test_learns_and_records_history(tiny_npz):
-    run = score_run(_tiny(tiny_npz, corrupt=20), progress=False)
+    run = score_run(_tiny(tiny_npz, n_corrupt=20), progress=False)
     h = run.history
     assert list(h.epoch) == [0, 1, 2, 3, 4]
     assert h.train_acc.iloc[-1] > 0.6 and h.train_acc.iloc[-1] > h.train_acc.iloc[0]
@@ -80,21 +80,28 @@ def test_killed_run_resumes_where_it_stopped(tiny_npz, tmp_path):
     )
 
 
-def test_corrupted_cache_entry_is_recomputed(tmp_path):
-    calls = []
+def test_bf16_runs_the_products_in_bf16_and_changes_the_numbers(tiny_npz):
+    """Under the flag the model's products run in bf16 (autocast), so the run differs from the
+    fp32 run of the same seed in every recorded number; both learn."""
+    fp32 = score_run(_tiny(tiny_npz), progress=False)
+    bf16 = score_run(_tiny(tiny_npz, bf16=True), progress=False)
+    for run in (fp32, bf16):
+        assert run.history.train_acc.iloc[-1] > 0.6
+    h32, h16 = fp32.history, bf16.history
+    assert (h32.train_loss != h16.train_loss).all()  # epoch 0 too: the evaluation in bf16
+    assert not np.allclose(fp32.table.score, bf16.table.score, rtol=1e-4, atol=1e-5)
+    # the same run, up to bf16's precision (about 3 significant digits)
+    np.testing.assert_allclose(h16.train_loss.iloc[0], h32.train_loss.iloc[0], rtol=0.05)
+    model = build_model("mlp", (1, 8, 8), 4, hidden=16, turnover=True, mask_seed=0, init_seed=0)
+    x, idx = torch.randn(5, 1, 8, 8), torch.arange(5)
+    with autocast(torch.device("cpu"), True):
+        assert model(x, idx, "unmuted").dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), False):
+        assert model(x, idx, "unmuted").dtype == torch.float32
 
-    def compute(folder):
-        calls.append(folder)
-        return pd.DataFrame({"epoch": [0]}), {"a": np.arange(3)}
 
-    r = cached("t", {"x": 1}, compute)
-    assert cached("t", {"x": 1}, compute).arrays["a"].tolist() == [0, 1, 2] and len(calls) == 1
-    (r.path / "arrays.npz").write_bytes(b"garbage")
-    assert cached("t", {"x": 1}, compute).arrays["a"].tolist() == [0, 1, 2] and len(calls) == 2
-    assert cached("t", {"x": 2}, compute) and len(calls) == 3  # another config, another entry
-    assert r.meta["commit"] and r.meta["wall_s"] >= 0
-
-
-def test_bf16_flag(tiny_npz):
-    run = score_run(_tiny(tiny_npz, bf16=True), progress=False)
-    assert run.history.train_acc.iloc[-1] > 0.5
+def test_epoch_order_is_a_seeded_permutation_per_epoch():
+    a = epoch_order(3, 1, 50)
+    assert sorted(a.tolist()) == list(range(50))
+    assert torch.equal(a, epoch_order(3, 1, 50))  # a function of (seed, epoch) only
+    assert not torch.equal(a, epoch_order(3, 2, 50)) and not torch.equal(a, epoch_order(4, 1, 50))

@@ -1,0 +1,281 @@
+"""The notebooks' parameters: one dataclass per kind of page, filled from a profile file.
+
+A profile (``profiles/<name>.yml``: smoke, cpu, paper) gives, per notebook, every value of its
+parameters; it is their only source. A study's training settings (``RunSettings``: dataset,
+model, optimizer, ...) are optional: those a profile leaves out take ``RunConfig``'s defaults,
+and :meth:`Study.config` turns them into the ``RunConfig`` of one seed. A study's own values
+(seeds, subset sizes, levels, ...) have no default: a profile that misses one fails.
+
+This module cannot change a computed number (every run is identified by its ``RunConfig``), so it
+is outside the cache's code version: editing it keeps every cached result.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .config import CHUNK, RunConfig, check_types, ensemble_config
+from .errors import MemlibError
+
+PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSettings:
+    """The training settings a profile may give a page; unset (None): RunConfig's default."""
+
+    dataset: str | None = None  # mnist, fashion-mnist, cifar10 or npz:PATH
+    n_train: int | None = None  # random training subset of this size; 0 = all examples
+    n_corrupt: int | None = None  # training examples given a random label (corrupted)
+    arch: str | None = None  # mlp, vgg11 or cct
+    hidden: int | None = None  # hidden units of the MLP
+    width: float | None = None  # channel multiplier of vgg11 (1.0: 64-512) and cct (1.0: 128 dims)
+    epochs: int | None = None  # training epochs
+    lr: float | None = None  # learning rate
+    momentum: float | None = None  # SGD momentum
+    optimizer: str | None = None  # sgd, or adamw
+    milestones: list[int] | None = None  # epochs at which the lr is divided by 10
+    batch_size: int | None = None  # mini-batch size
+    bf16: bool | None = None  # bf16 autocast (fast on AMX, AVX-512 bf16 and GPUs)
+    channels_last: bool | None = None  # NHWC memory format (convolutional models)
+    device: str | None = None  # auto (cuda if available), cpu, cuda, cuda:1, ...
+
+
+_RUN = tuple(f.name for f in dataclasses.fields(RunSettings))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study(RunSettings):
+    """What every page's parameters share: the profile they come from, and the seeds."""
+
+    profile: str  # the profile these values come from (smoke, cpu or paper)
+    seeds: list[int]  # one run (or one set of runs) per seed
+
+    def __post_init__(self):
+        check_types(self)
+        if self.profile not in PROFILES:
+            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
+        if not self.seeds:
+            raise MemlibError("bad parameter seeds=[]: give at least one seed")
+        self.config(self.seeds[0])  # validates the run settings now, before any work
+
+    def config(self, seed: int, **changes) -> RunConfig:
+        """The ``RunConfig`` of one seed: the settings given, ``changes`` on top."""
+        given = {k: getattr(self, k) for k in _RUN if getattr(self, k) is not None}
+        given["milestones"] = tuple(given.get("milestones", ()))
+        return dataclasses.replace(RunConfig(**given).with_seed(seed), **changes)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreStudy(Study):
+    """Pages that score a dataset with turn-over dropout (Figures 2, 7, 8 and 9)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DynamicsStudy(Study):
+    """Figures 3 and 4: ordinary training of a plain MLP, followed on a real-label (easy) and
+    a random-label (difficult) subset."""
+
+    n_subset: int  # examples in each followed subset
+    turnover_seeds: list[int]  # turn-over runs, for comparison
+    uniform_seeds: list[int]  # plain runs with uniform label noise (the true class allowed)
+    grad_every: int  # gradient statistics at epochs 0-10, then every grad_every epochs
+    n_grad_batches: int  # random mini-batches for the contributions (Eq. 4)
+
+    def __post_init__(self):
+        super().__post_init__()
+        cfg = self.config(self.seeds[0])
+        clean = cfg.n_train - cfg.n_corrupt if cfg.n_train else self.n_subset
+        if not 0 < self.n_subset <= min(cfg.n_corrupt, clean):
+            raise MemlibError(
+                f"bad parameter n_subset={self.n_subset}: must be positive and fit in "
+                f"both the {cfg.n_corrupt} corrupted and the clean examples"
+            )
+        if self.grad_every < 1 or self.n_grad_batches < 1:
+            raise MemlibError("bad parameters: need grad_every >= 1 and n_grad_batches >= 1")
+
+    def grad_epochs(self) -> tuple[int, ...]:
+        """The epochs with gradient statistics: 0-10, then every ``grad_every``-th, and the last."""
+        epochs = self.config(self.seeds[0]).epochs
+        every = range(0, epochs + 1, self.grad_every)
+        return tuple(sorted({*range(min(10, epochs) + 1), *every, epochs}))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartitionStudy(Study):
+    """Figures 5 and 6: scores (the scoring runs: epochs, milestones) partition the training and
+    test sets; a plain model then trains (``train_epochs``, ``train_milestones``) and is followed
+    on the easy and difficult subsets (Figure 5), or trains on one of them only (Figure 6)."""
+
+    train_epochs: int  # epochs of the followed plain model
+    train_milestones: list[int]  # lr / 10 in the followed runs
+    fraction: float  # share of each set in each of the easy and difficult subsets
+    control: bool  # Figure 5: also train without the difficult subset (the control)
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.fraction <= 0.5 or self.train_epochs < 1:
+            raise MemlibError(
+                f"bad parameters fraction={self.fraction}, train_epochs={self.train_epochs}: "
+                "need 0 < fraction <= 0.5 and train_epochs >= 1"
+            )
+        self.followed(self.seeds[0])  # the followed run's parameters too
+
+    def followed(self, seed: int) -> RunConfig:
+        """The followed run of one seed: a plain model, ``train_epochs``, ``train_milestones``."""
+        return self.config(
+            seed,
+            turnover=False,
+            epochs=self.train_epochs,
+            milestones=tuple(self.train_milestones),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorruptionStudy(Study):
+    """Figure 10: a plain model trained on the same data with a growing share of random labels
+    (``levels``), followed to the end."""
+
+    levels: list[float]  # shares of the training set given a random label
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.levels or any(not 0 <= x <= 1 for x in self.levels):
+            raise MemlibError(f"bad parameter levels={self.levels}: fractions in [0, 1]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroundTruthStudy(Study):
+    """The ground-truth chapter: turn-over-dropout scores (one run per seed) against the
+    Feldman-Zhang estimator (``n_models`` plain MLPs, each on a random ``fraction`` of the data),
+    on the same data, clean and with ``n_corrupt`` random labels, with the same recipe."""
+
+    data_seed: int  # which labels are randomized: the same data for every run
+    n_models: int  # Feldman-Zhang models (k)
+    fraction: float  # share of the training set each of them trains on (r)
+    chunk: int = CHUNK  # models trained at once, as one ensemble
+    top: float  # precision@k: the top share of examples compared
+    n_bootstrap: int  # bootstrap resamples of the examples, for the intervals
+
+    def __post_init__(self):
+        super().__post_init__()
+        ensemble_config(self.ensemble(0), self.n_models, self.fraction, self.chunk)
+        if self.n_models % 2:
+            raise MemlibError(f"bad parameter n_models={self.n_models}: even, to split in halves")
+        if not 0 < self.top <= 0.5 or self.n_bootstrap < 10:
+            raise MemlibError(
+                f"bad parameters top={self.top}, n_bootstrap={self.n_bootstrap}: "
+                "need 0 < top <= 0.5 and n_bootstrap >= 10"
+            )
+
+    def turnover(self, seed: int, n_corrupt: int) -> RunConfig:
+        """The turn-over-dropout run of one seed, on the condition's data."""
+        return self.config(seed, n_corrupt=n_corrupt, corrupt_seed=self.data_seed)
+
+    def ensemble(self, n_corrupt: int) -> RunConfig:
+        """The ground-truth models' recipe on the condition's data (plain MLPs, first seed)."""
+        cfg = self.config(self.seeds[0], n_corrupt=n_corrupt, corrupt_seed=self.data_seed)
+        return dataclasses.replace(cfg, turnover=False)
+
+
+# Notebook name -> its parameters. A notebook not listed here takes no parameters.
+NOTEBOOKS: dict[str, type[Study]] = {
+    "fig2a_long_tail": ScoreStudy,
+    "fig2b_random_labels": ScoreStudy,
+    "fig3_random_label_dynamics": DynamicsStudy,
+    "fig4_gradient_similarity": DynamicsStudy,
+    "fig5ab_easy_difficult": PartitionStudy,
+    "fig7_gallery": ScoreStudy,
+    "fig9a_early_convergence": ScoreStudy,
+    "fig5cd_easy_difficult_cifar": PartitionStudy,
+    "fig6_informative_difficult": PartitionStudy,
+    "fig8_gallery_cifar": ScoreStudy,
+    "fig9b_early_convergence_cct": ScoreStudy,
+    "fig10_corruption_levels": CorruptionStudy,
+    "fz_ground_truth": GroundTruthStudy,
+}
+
+
+def params_for(notebook: str, values: dict) -> Study | None:
+    """Validate ``values`` (name -> value) against the notebook's parameters and build them."""
+    cls = NOTEBOOKS.get(notebook)
+    if cls is None:
+        if values:
+            raise MemlibError(f"notebook {notebook!r} takes no parameters, got {sorted(values)}")
+        return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise MemlibError(
+            f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+            f"known: {', '.join(sorted(fields))}"
+        )
+    needed = (n for n, f in fields.items() if f.default is dataclasses.MISSING)
+    missing = sorted(n for n in needed if n not in values)
+    if missing:
+        raise MemlibError(
+            f"{notebook} needs parameter(s) {', '.join(missing)}: add them to its profile"
+        )
+    return cls(**values)
+
+
+def load_profile(profile: str) -> dict[str, dict]:
+    """Notebook name -> parameter values, from ``profiles/<profile>.yml`` (every one checked)."""
+    path = PROFILES_DIR / f"{profile}.yml"
+    if profile not in PROFILES or not path.exists():
+        raise MemlibError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    data = yaml.safe_load(path.read_text()) or {}
+    values = {nb: {"profile": profile, **(v or {})} for nb, v in data.items()}
+    for nb, v in values.items():
+        params_for(nb, v)
+    return values
+
+
+def notebook_params(notebook: str, namespace: dict) -> Study | None:
+    """Inside a notebook: its parameters, from the profile named by ``profile`` in
+    ``namespace`` with any value set there (papermill's injected cell) on top.
+
+    Papermill only warns about unknown parameters; this reads the injected cell (IPython's input
+    history holds it, headed ``# Parameters``) and rejects names the notebook does not declare.
+    """
+    cls = NOTEBOOKS[notebook]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(_injected(namespace) - names)
+    if unknown:
+        raise MemlibError(
+            f"unknown parameter(s) {', '.join(unknown)} for {notebook}; "
+            f"known: {', '.join(sorted(names))}"
+        )
+    profile = namespace.get("profile", "cpu")
+    values = load_profile(profile).get(notebook, {"profile": profile})
+    return params_for(notebook, values | {k: namespace[k] for k in names if k in namespace})
+
+
+def _injected(namespace: dict) -> set[str]:
+    """The names assigned in the cell papermill injected, if any."""
+    return {
+        t.id
+        for src in namespace.get("In", [])
+        if src.lstrip().startswith("# Parameters")
+        for node in ast.parse(src).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+
+
+def field_notes(cls: type) -> dict[str, str]:
+    """Each field's comment in the class source (and its bases'): what the parameter means."""
+    notes = {}
+    for c in reversed(cls.__mro__[:-1]):
+        for name, note in re.findall(r"^    (\w+): [^#\n]*#\s*(.+)$", inspect.getsource(c), re.M):
+            notes[name] = note.strip()
+    return notes
