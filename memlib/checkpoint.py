@@ -17,8 +17,9 @@ def save_atomic(obj: dict, path: Path) -> None:
 
 
 def load_checkpoint(path: Path | None, device, keys: tuple[str, ...]) -> dict | None:
-    """The checkpoint at ``path``, or None if there is none; a torn or stale one (unreadable, or
-    without every one of ``keys``) is reported and ignored, so that the run starts over."""
+    """The checkpoint at ``path``, or None if there is none; a torn one (unreadable, or without
+    every one of ``keys``) is reported and ignored, so that the run starts over. Whether its
+    contents fit the run is the caller's to check."""
     if path is None or not path.exists():
         return None
     try:

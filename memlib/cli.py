@@ -60,7 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "example: index, label, corrupted, true_label, mem, se, ci_low, ci_high (95%, "
         "Agresti-Caffo), p_in, p_out, n_in, n_out.",
     )
-    f.add_argument("--n-models", "--models", type=int, required=True, help="number of models K")
+    f.add_argument(
+        "--n-models",
+        "--models",
+        type=int,
+        required=True,
+        help="number of models K (--models: its old name)",
+    )
     f.add_argument("--fraction", type=float, default=0.7, help="share R each trains on (0.7)")
     f.add_argument("--chunk", type=int, default=CHUNK, help=f"models at once ({CHUNK})")
     f.add_argument("--jobs", type=int, default=1, help="chunks run in parallel (joblib)")
@@ -122,7 +128,7 @@ def _training_options() -> argparse.ArgumentParser:
         "--corrupt",
         type=int,
         default=d.n_corrupt,
-        help="training examples given a random label (0)",
+        help="training examples given a random label (0; --corrupt: its old name)",
     )
     t.add_argument(
         "--label-noise",

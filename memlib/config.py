@@ -54,6 +54,8 @@ class RunConfig:
 
     def __post_init__(self):
         check_types(self)
+        for name in ("lr", "momentum", "width"):  # 1 and 1.0: the same run, one cache key
+            object.__setattr__(self, name, float(getattr(self, name)))
         if not (self.dataset in DATASETS or self.dataset.startswith("npz:")):
             raise MemlibError(
                 f"bad parameter dataset: unknown dataset {self.dataset!r}; "

@@ -146,7 +146,8 @@ def predict(
 def train_flops(n_in: int, hidden: int, n_classes: int, example_passes: int) -> float:
     """Forward + backward FLOPs of ``example_passes`` training examples through the MLP, per
     example: the forward's 2 * (D * H + H * C), both layers' weight gradients, 2 * (D * H + H *
-    C), and the hidden layer's input gradient, 2 * H * C (the input's is never computed)."""
+    C), and the gradient at the hidden activations, 2 * H * C (the gradient at the input is
+    never computed)."""
     return (4.0 * n_in * hidden + 6.0 * hidden * n_classes) * example_passes
 
 

@@ -232,15 +232,14 @@ def _train_chunk(cfg: RunConfig, fraction: float, js: range, folder, device) -> 
     seeds = [member_seeds(cfg, j) for j in js]
     members = np.stack([subset_mask(n, round(fraction * n), s["subset"]) for s in seeds])
     ckpt = folder / "checkpoint.pt"
+    inits = [s["init"] for s in seeds]
+    params = init_ensemble(int(np.prod(data.input_shape)), cfg.hidden, data.n_classes, inits)
+    fresh = {"epoch": 0, "params": {k: v.to(device) for k, v in params.items()}, "momenta": None}
     state = load_checkpoint(ckpt, device, ("epoch", "params", "momenta"))
-    if state is None:
-        inits = [s["init"] for s in seeds]
-        params = init_ensemble(int(np.prod(data.input_shape)), cfg.hidden, data.n_classes, inits)
-        state = {
-            "epoch": 0,
-            "params": {k: v.to(device) for k, v in params.items()},
-            "momenta": None,
-        }
+    if state is not None and not _fits(state["params"], fresh["params"]):
+        print(f"memlib: ignoring checkpoint {ckpt}: its weights do not fit this chunk")
+        state = None
+    state = state or fresh
     params = state["params"]
     train_ensemble(
         params,
@@ -280,6 +279,11 @@ def _dataset(cfg: RunConfig, device: torch.device):
 @functools.lru_cache(maxsize=2)
 def _load(key: str, cfg: RunConfig, device: torch.device):
     return run_data(cfg, device)
+
+
+def _fits(saved: dict, fresh: dict) -> bool:
+    """Whether checkpointed weights have the names and shapes of this chunk's."""
+    return saved.keys() == fresh.keys() and all(saved[k].shape == v.shape for k, v in fresh.items())
 
 
 def _pack(name: str, a: np.ndarray) -> dict[str, np.ndarray]:

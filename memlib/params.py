@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import CHUNK, RunConfig, check_types, ensemble_config
+from .config import RunConfig, check_types, ensemble_config
 from .errors import MemlibError
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -81,8 +81,8 @@ class ScoreStudy(Study):
 
 @dataclass(frozen=True, kw_only=True)
 class DynamicsStudy(Study):
-    """Figures 3 and 4: ordinary training of a plain MLP, followed on a real-label (easy) and
-    a random-label (difficult) subset."""
+    """Figures 3 and 4: ordinary training of a plain MLP, followed on a clean (easy) and a
+    corrupted (difficult) subset."""
 
     n_subset: int  # examples in each followed subset
     turnover_seeds: list[int]  # turn-over runs, for comparison
@@ -115,6 +115,8 @@ class PartitionStudy(Study):
     test sets; a plain model then trains (``train_epochs``, ``train_milestones``) and is followed
     on the easy and difficult subsets (Figure 5), or trains on one of them only (Figure 6)."""
 
+    epochs: int | None = None  # epochs of the scoring runs (turn-over dropout)
+    milestones: list[int] | None = None  # epochs of the scoring runs at which the lr is / 10
     train_epochs: int  # epochs of the followed plain model
     train_milestones: list[int]  # lr / 10 in the followed runs
     fraction: float  # share of each set in each of the easy and difficult subsets
@@ -158,10 +160,12 @@ class GroundTruthStudy(Study):
     Feldman-Zhang estimator (``n_models`` plain MLPs, each on a random ``fraction`` of the data),
     on the same data, clean and with ``n_corrupt`` random labels, with the same recipe."""
 
+    n_corrupt: int | None = None  # random labels in the noisy condition (the clean one has none)
+    seeds: list[int]  # turn-over runs (the ground-truth models use the first seed's streams)
     data_seed: int  # which labels are randomized: the same data for every run
     n_models: int  # Feldman-Zhang models (k)
     fraction: float  # share of the training set each of them trains on (r)
-    chunk: int = CHUNK  # models trained at once, as one ensemble
+    chunk: int  # models trained at once, as one ensemble
     top: float  # precision@k: the top share of examples compared
     n_bootstrap: int  # bootstrap resamples of the examples, for the intervals
 

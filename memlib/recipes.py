@@ -24,7 +24,7 @@ def random_label_dynamics(
     p: DynamicsStudy, seed: int, turnover: bool = False, label_noise: str = "other"
 ) -> DynamicsRun:
     """Figures 3 and 4: train on data with ``n_corrupt`` random labels, following ``easy`` (a
-    random ``p.n_subset`` of the real-label examples) and ``difficult`` (as many random-label
+    random ``p.n_subset`` of the clean examples) and ``difficult`` (as many corrupted
     ones). The plain model also records gradient statistics (Eq. 3, 4) at ``p.grad_epochs()``.
 
     ``label_noise="uniform"`` draws the random labels from all classes (a tenth keep their true

@@ -75,13 +75,14 @@ def code_version() -> str:
 
 
 def code_fingerprint(source: str) -> str:
-    """The code of a module, without comments, docstrings or layout (an AST dump)."""
+    """The code of a module, without comments, docstrings or layout: its syntax tree, written
+    back as source (``ast.unparse``, which reads the same across Python versions)."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list) and body and _is_docstring(body[0]):
             node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, annotate_fields=False)
+    return ast.unparse(tree)
 
 
 def _is_docstring(node: ast.AST) -> bool:
@@ -95,7 +96,8 @@ def _is_docstring(node: ast.AST) -> bool:
 
 def cache_key(kind: str, config: dict) -> str:
     """The folder name of a result: a hash of its kind, config (as JSON) and the code version.
-    It can be recomputed from the stored ``config.json``."""
+    It can be recomputed from the stored ``config.json`` and ``meta.json`` (its ``kind`` and
+    ``code_version``)."""
     text = json.dumps({"kind": kind, "config": config, "code": code_version()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 

@@ -19,21 +19,23 @@ from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, save_atomic
 from .data import Dataset
+from .errors import MemlibError
 from .scores import autocast, evaluate, memorization_score
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """Optimizer settings (paper, Appendix A). MNIST MLP: lr 0.06, no momentum, batch 256."""
+    """Optimizer settings of one training (``RunConfig.schedule()`` gives a run's; the recipe's
+    defaults are RunConfig's). Those with a default here are off unless set."""
 
-    lr: float = 0.06  # SGD learning rate
-    epochs: int = 200  # passes over the training set
-    batch_size: int = 256  # examples per SGD step
-    momentum: float = 0.0  # SGD momentum (0.9 for VGG-11 on CIFAR-10)
+    lr: float  # learning rate
+    epochs: int  # passes over the training set
+    batch_size: int  # examples per step
+    momentum: float = 0.0  # SGD momentum
     optimizer: str = "sgd"  # sgd, or adamw (torch's defaults: betas 0.9/0.999, decay 0.01)
     milestones: tuple[int, ...] = ()  # epochs at which the lr is multiplied by gamma
     gamma: float = 0.1  # lr decay factor at each milestone
-    bf16: bool = False  # bf16 autocast (AMX on this CPU, tensor cores on a GPU)
+    bf16: bool = False  # bf16 autocast (AMX or AVX-512 bf16 on a CPU, tensor cores on a GPU)
 
 
 @dataclass
@@ -121,9 +123,15 @@ def _resume(checkpoint, device, model, opt, lr_at) -> tuple[list[dict], list, in
     state = load_checkpoint(checkpoint, device, _STATE)
     if state is None:
         return [], [], 1
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    lr_at.load_state_dict(state["scheduler"])
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        lr_at.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as e:  # the model may be half-loaded now
+        raise MemlibError(
+            f"checkpoint {checkpoint} does not fit this run ({type(e).__name__}); delete it "
+            "and rerun to start over"
+        ) from None
     return state["history"], state["scores"], state["epoch"] + 1
 
 

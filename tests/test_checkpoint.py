@@ -8,6 +8,7 @@ import torch
 from memlib import checkpoint
 from memlib.checkpoint import load_checkpoint, save_atomic
 from memlib.data import load_dataset
+from memlib.errors import MemlibError
 from memlib.models import build_model
 from memlib.training import Schedule, train
 
@@ -95,3 +96,14 @@ def test_train_with_a_torn_checkpoint_starts_over_and_matches_a_fresh_run(tiny_n
     # ... and the checkpoint it left is its own, whole
     assert torch.load(ckpt, weights_only=False)["epoch"] == 3
     assert torch.equal(torch.load(ckpt, weights_only=False)["model"]["fc1.weight"], m.fc1.weight)
+
+
+def test_a_whole_checkpoint_of_another_model_stops_the_run_with_what_to_do(tiny_npz, tmp_path):
+    data, sched, model = _setup(tiny_npz)
+    ckpt = tmp_path / "checkpoint.pt"
+    wider = build_model(
+        "mlp", data.input_shape, 4, hidden=48, turnover=True, mask_seed=0, init_seed=0
+    )
+    train(wider, data, sched, order_seed=5, checkpoint=ckpt, progress=False)  # another width
+    with pytest.raises(MemlibError, match="does not fit this run.*delete it"):
+        train(model(), data, sched, order_seed=5, checkpoint=ckpt, progress=False)

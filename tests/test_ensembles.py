@@ -100,7 +100,9 @@ def test_ensemble_rejects_unequal_subsets_and_adamw(tiny_npz):
     uneven = _members(2, data.n_train, 100)
     uneven[0, ~uneven[0]] = True
     with pytest.raises(ValueError, match="as many examples"):
-        train_ensemble(p, data.x_train, data.y_train, uneven, [0, 1], Schedule(epochs=1))
+        train_ensemble(
+            p, data.x_train, data.y_train, uneven, [0, 1], Schedule(lr=0.1, epochs=1, batch_size=32)
+        )
     with pytest.raises(ValueError, match="SGD"):
         train_ensemble(
             p,
@@ -108,7 +110,7 @@ def test_ensemble_rejects_unequal_subsets_and_adamw(tiny_npz):
             data.y_train,
             _members(2, 200, 100),
             [0, 1],
-            Schedule(epochs=1, optimizer="adamw"),
+            Schedule(lr=0.1, epochs=1, batch_size=32, optimizer="adamw"),
         )
 
 

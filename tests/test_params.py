@@ -12,6 +12,7 @@ from memlib.params import (
     NOTEBOOKS,
     PROFILES,
     GroundTruthStudy,
+    PartitionStudy,
     ScoreStudy,
     field_notes,
     load_profile,
@@ -187,8 +188,10 @@ def test_followed_run_of_a_partition_study():
 def test_field_notes_are_the_field_comments():
     notes = field_notes(GroundTruthStudy)
     assert notes["n_models"] == "Feldman-Zhang models (k)"
-    assert notes["seeds"].startswith("one run")  # from the base class Study
+    assert notes["seeds"].startswith("turn-over runs")  # the subclass's own comment wins
+    assert field_notes(ScoreStudy)["seeds"].startswith("one run")  # from the base class Study
     assert notes["epochs"] == "training epochs"  # from RunSettings
+    assert field_notes(PartitionStudy)["epochs"].startswith("epochs of the scoring runs")
     for cls in set(NOTEBOOKS.values()):
         fields = {f.name for f in dataclasses.fields(cls)}
         assert fields <= set(field_notes(cls)), cls.__name__  # every parameter explained

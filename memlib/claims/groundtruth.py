@@ -14,7 +14,7 @@ from .core import (
 
 def fz_ground_truth(agreement: dict, reliability: dict, fit: dict) -> Claim:
     """Is turn-over dropout a stand-in for leave-one-out memorization, as the paper uses it (one
-    run)? Per condition (name -> ...): ``agreement`` the table of ``studies.agreement``,
+    run)? Per condition (name -> ...): ``agreement`` the table of ``agreement.agreement``,
     ``reliability`` the ground truth's split-half reliability (Spearman-Brown), ``fit`` the
     lowest training accuracy of the ground-truth models on their subsets and of the turn-over
     runs' unmuted sub-networks.
