@@ -70,7 +70,6 @@ class Study(RunSettings):
     def config(self, seed: int, **changes) -> RunConfig:
         """The ``RunConfig`` of one seed: the settings given, ``changes`` on top."""
         given = {k: getattr(self, k) for k in _RUN if getattr(self, k) is not None}
-        given["milestones"] = tuple(given.get("milestones", ()))
         return dataclasses.replace(RunConfig(**given).with_seed(seed), **changes)
 
 
@@ -137,7 +136,7 @@ class PartitionStudy(Study):
             seed,
             turnover=False,
             epochs=self.train_epochs,
-            milestones=tuple(self.train_milestones),
+            milestones=self.train_milestones,
         )
 
 

@@ -218,8 +218,12 @@ def _cache_entries() -> set[Path]:
     return set(cache_root().glob("*/*/meta.json"))
 
 
+def _record_path(profile: str) -> Path:
+    return output_dir(profile) / f"build-{profile}.json"
+
+
 def _read_record(profile: str) -> dict:
-    path = output_dir(profile) / f"build-{profile}.json"
+    path = _record_path(profile)
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -243,7 +247,7 @@ def _write_build_record(profile, part, previous, seconds, t0, before, html_s=Non
         "compute_s": round(sum(json.loads(m.read_text()).get("wall_s", 0) for m in new), 1),
         "machine": machine(),
     }
-    out = output_dir(profile) / f"build-{profile}.json"
+    out = _record_path(profile)
     out.write_text(json.dumps(record, indent=1) + "\n")
 
 

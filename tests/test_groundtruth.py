@@ -128,8 +128,8 @@ def test_resume_trains_only_the_missing_models(tiny_npz, monkeypatch):
     assert (again.correct == first.correct).all() and (again.members == first.members).all()
 
 
-def test_interrupted_chunk_resumes_from_its_checkpoint(tiny_npz, monkeypatch, tmp_path):
-    cfg = _cfg(tiny_npz, epochs=4)
+def _kill_a_chunk_after_epoch_2(cfg, monkeypatch):
+    """Train one chunk of 4 models until epoch 2 is checkpointed, then interrupt it."""
     real = GT.train_ensemble
 
     def stop_after_epoch_2(params, *a, on_epoch=None, **k):
@@ -143,15 +143,26 @@ def test_interrupted_chunk_resumes_from_its_checkpoint(tiny_npz, monkeypatch, tm
     monkeypatch.setattr(GT, "train_ensemble", stop_after_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
+    monkeypatch.setattr(GT, "train_ensemble", real)
+
+
+def _record_start_epochs(monkeypatch) -> list[int]:
+    """The epoch each chunk's training starts from, as it trains."""
+    real, starts = GT.train_ensemble, []
+
+    def recorded(*a, start_epoch=1, **k):
+        starts.append(start_epoch)
+        return real(*a, start_epoch=start_epoch, **k)
+
+    monkeypatch.setattr(GT, "train_ensemble", recorded)
+    return starts
+
+
+def test_interrupted_chunk_resumes_from_its_checkpoint(tiny_npz, monkeypatch, tmp_path):
+    cfg = _cfg(tiny_npz, epochs=4)
+    _kill_a_chunk_after_epoch_2(cfg, monkeypatch)
     assert list((cache_root() / "fz_chunk").glob("*/checkpoint.pt"))
-    starts = []
-    monkeypatch.setattr(
-        GT,
-        "train_ensemble",
-        lambda *a, start_epoch=1, **k: (
-            starts.append(start_epoch) or real(*a, start_epoch=start_epoch, **k)
-        ),
-    )
+    starts = _record_start_epochs(monkeypatch)
     resumed = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
     assert starts == [3]
     monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "fresh"))
@@ -165,32 +176,14 @@ def test_chunk_with_a_torn_checkpoint_starts_over(tiny_npz, monkeypatch, tmp_pat
     and gives exactly what a fresh run gives."""
     cfg = _cfg(tiny_npz, epochs=3, momentum=0.9)
     real = GT.train_ensemble
-
-    def stop_after_epoch_2(params, *a, on_epoch=None, **k):
-        def hook(epoch, params, momenta):
-            on_epoch(epoch, params, momenta)
-            if epoch == 2:
-                raise KeyboardInterrupt
-
-        return real(params, *a, on_epoch=hook, **k)
-
-    monkeypatch.setattr(GT, "train_ensemble", stop_after_epoch_2)
-    with pytest.raises(KeyboardInterrupt):
-        GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
+    _kill_a_chunk_after_epoch_2(cfg, monkeypatch)
     (ckpt,) = (cache_root() / "fz_chunk").glob("*/checkpoint.pt")
     if torn == "garbage":
         ckpt.write_bytes(ckpt.read_bytes()[:100])  # killed while the checkpoint was written
     else:
         state = torch.load(ckpt, weights_only=False)
         save_atomic({"epoch": state["epoch"], "params": state["params"]}, ckpt)  # no momenta
-    starts = []
-    monkeypatch.setattr(
-        GT,
-        "train_ensemble",
-        lambda *a, start_epoch=1, **k: (
-            starts.append(start_epoch) or real(*a, start_epoch=start_epoch, **k)
-        ),
-    )
+    starts = _record_start_epochs(monkeypatch)
     capsys.readouterr()
     again = GT.fz_run(cfg, n_models=4, fraction=0.7, chunk=4, progress=False)
     assert starts == [1] and "ignoring unreadable checkpoint" in capsys.readouterr().out
