@@ -30,6 +30,31 @@ _BADGE = {"holds": "success", "partly holds": "warning", "does not hold": "dange
 _FRACTION = {0.125: "⅛", 0.25: "¼", 0.5: "½"}
 
 
+DESIGN = ("mask_last", "mask_pairs", "mask_scale", "conv_bias", "augment")
+
+
+def measured_design(cfg, folder: Path | None = None) -> dict | None:
+    """What the book's conv-net page (executed at the cpu profile, in ``folder``, default the
+    book's) measured for the VGG-11 mask design of ``cfg`` (the first grid point with the same
+    masks): ``{"point", "auc", "works", "target"}``, the AUC as the page prints it. None if the
+    page has no such point or was not executed."""
+    from .claims.convnet import WORKS_AUC
+
+    rec = load_records(folder or Path(__file__).resolve().parent.parent / "book")
+    rec = rec.get("convnet_scores")
+    if rec is None or rec.get("profile") != "cpu":
+        return None
+    g = params_for("convnet_scores", load_profile("cpu")["convnet_scores"])
+    for name in g.grid:
+        point = g.point(name, g.seeds[0])
+        if all(getattr(point, k) == getattr(cfg, k) for k in DESIGN) and name in rec["numbers"]:
+            text = rec["numbers"][name]
+            auc = re.search(r"AUC ([0-9.]+(?: ± [0-9.]+)?(?: \(n=\d+\))?)", text).group(1)
+            works = float(auc.split()[0]) >= WORKS_AUC
+            return {"point": name, "auc": auc, "works": works, "target": f"at least {WORKS_AUC}"}
+    return None
+
+
 # --- a claim page ---------------------------------------------------------------------------------
 
 
@@ -48,6 +73,7 @@ def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
         ),
         "cct": ("CCT {d}-d", "CCT-2, {d} dimensions"),
     }[cfg.arch][0 if short else 1].format(h=f"{cfg.hidden:,}", w=width, d=round(128 * cfg.width))
+    model += masks(cfg, short)
     ep = "ep" if short else "epochs"
     epochs = f"{cfg.epochs} {ep}"
     if hasattr(p, "train_epochs"):
@@ -64,6 +90,28 @@ def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
             k = p.n_models
             out["seeds"] += f", {k} models" if short else f", {k} ground-truth models"
     return out
+
+
+def masks(cfg, short: bool = False) -> str:
+    """How a turn-over model's masks differ from the paper's design ('' if they do not)."""
+    if not cfg.turnover:
+        return ""
+    parts = []
+    if cfg.arch == "vgg11" and cfg.mask_last != 8:
+        k = cfg.mask_last
+        long = "masks on the last convolution only" if k == 1 else f"masks on the last {k} of 8"
+        parts.append(f"last {k}" if short else long)
+    if cfg.mask_pairs:
+        parts.append(f"K={cfg.mask_pairs}" if short else f"{cfg.mask_pairs} mask pairs")
+    if cfg.mask_scale != 2.0:
+        parts.append(f"×{cfg.mask_scale:g}" if short else f"kept maps ×{cfg.mask_scale:g}")
+    if not cfg.conv_bias:
+        parts.append("no bias" if short else "no conv biases")
+    if cfg.augment:
+        parts.append("aug" if short else "flips and shifts")
+    if not parts:
+        return ""
+    return f" ({', '.join(parts)})" if short else ", " + ", ".join(parts)
 
 
 def paper_scale(page: str, short: bool = False) -> dict[str, str]:

@@ -37,6 +37,11 @@ class RunConfig:
     hidden: int = 4096  # hidden width of the MLP
     width: float = 1.0  # channel multiplier of vgg11 (1.0: 64-512) and cct (1.0: 128 dims)
     turnover: bool = True  # turn-over dropout on (False: a plain model)
+    mask_last: int = 8  # vgg11: turn-over masks on its last k convolutions (8: all, the paper's)
+    mask_pairs: int = 0  # masks drawn from K complementary pairs (0: one per example, the paper's)
+    mask_scale: float = 2.0  # multiplier of the kept units (2: inverted dropout; 1: none)
+    conv_bias: bool = True  # vgg11: biases on the convolutions
+    augment: bool = False  # random flips and shifts of up to 4 pixels (vgg11 and cct)
     lr: float = 0.06  # SGD learning rate
     epochs: int = 200  # training epochs
     batch_size: int = 256  # SGD mini-batch
@@ -50,21 +55,24 @@ class RunConfig:
     init_seed: int = 0  # weight initialization
     order_seed: int = 0  # data order of every epoch
     subset_seed: int = 0  # which examples n_train keeps
+    eval_every: int = 1  # evaluate every k epochs (history, scores) and at the last
+    probe: int = 0  # follow the mask-code probe on this many training examples (0: not)
     device: str = "auto"  # auto (cuda if available), cpu, cuda, cuda:1, ...
 
     def __post_init__(self):
         check_types(self)
-        for name in ("lr", "momentum", "width"):  # 1 and 1.0: the same run, one cache key
+        # 1 and 1.0: the same run, one cache key
+        for name in ("lr", "momentum", "width", "mask_scale"):
             object.__setattr__(self, name, float(getattr(self, name)))
         if not (self.dataset in DATASETS or self.dataset.startswith("npz:")):
             raise MemlibError(
                 f"bad parameter dataset: unknown dataset {self.dataset!r}; "
                 f"choose one of {', '.join(DATASETS)} or npz:PATH"
             )
-        for name in ("hidden", "epochs", "batch_size"):
+        for name in ("hidden", "epochs", "batch_size", "eval_every"):
             if getattr(self, name) < 1:
                 raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 1")
-        for name in ("n_train", "n_corrupt"):
+        for name in ("n_train", "n_corrupt", "mask_pairs", "probe"):
             if getattr(self, name) < 0:
                 raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 0")
         if self.n_train and self.n_corrupt > self.n_train:
@@ -85,6 +93,7 @@ class RunConfig:
             raise MemlibError(f"bad parameter arch={self.arch!r}: one of {', '.join(ARCHS)}")
         if not self.width > 0:
             raise MemlibError(f"bad parameter width={self.width}: must be > 0")
+        self._check_masks()
         object.__setattr__(self, "milestones", tuple(self.milestones))
         if any(not 0 < m <= self.epochs for m in self.milestones) or list(
             self.milestones
@@ -94,6 +103,21 @@ class RunConfig:
                 f"1..epochs={self.epochs}"
             )
         resolve_device(self.device)
+
+    def _check_masks(self) -> None:
+        """The mask design and augmentation fit the architecture."""
+        if not 1 <= self.mask_last <= 8:
+            raise MemlibError(f"bad parameter mask_last={self.mask_last}: 1 to 8 (vgg11's convs)")
+        vgg = {"mask_last": 8, "conv_bias": True, "mask_scale": 2.0}
+        for name, default in vgg.items():
+            if self.arch != "vgg11" and getattr(self, name) != default:
+                raise MemlibError(f"bad parameter {name}: only vgg11 has it (arch={self.arch})")
+        if not self.mask_scale > 0:  # vgg11 only: the MLP's muted logits assume 2
+            raise MemlibError(f"bad parameter mask_scale={self.mask_scale}: must be > 0")
+        if self.augment and self.arch == "mlp":
+            raise MemlibError("bad parameter augment: image models only (vgg11, cct), not mlp")
+        if self.probe and not self.turnover:
+            raise MemlibError("bad parameter probe: the mask-code probe needs turnover=True")
 
     def with_seed(self, seed: int) -> RunConfig:
         """The same run under one seed for every stream (each stream still draws apart)."""
@@ -111,6 +135,8 @@ class RunConfig:
             optimizer=self.optimizer,
             milestones=self.milestones,
             bf16=self.bf16,
+            augment=self.augment,
+            eval_every=self.eval_every,
         )
 
     def check_fits(self, n: int) -> None:
@@ -193,6 +219,9 @@ def _is(v, t) -> bool:
     if origin in (list, tuple):
         (inner, *_) = typing.get_args(t) or (object,)
         return isinstance(v, (list, tuple)) and all(_is(x, inner) for x in v)
+    if origin is dict:
+        key, value = typing.get_args(t) or (object, object)
+        return isinstance(v, dict) and all(_is(k, key) and _is(x, value) for k, x in v.items())
     if t is float:
         return isinstance(v, (int, float)) and not isinstance(v, bool)
     if t is int:

@@ -78,6 +78,24 @@ class Dataset:
         )
 
 
+def flip_shift(x: Tensor, gen: torch.Generator, pad: int = 4) -> Tensor:
+    """The standard CIFAR augmentation on a batch [B, C, H, W]: each image flipped left-right
+    with probability 1/2, then shifted by up to ``pad`` pixels in each direction (a random crop
+    of the image zero-padded by ``pad``; zero is the mean after standardization). The draws
+    come from ``gen`` (CPU); the result keeps ``x``'s device and memory format."""
+    b, _, h, w = x.shape
+    flip = (torch.rand(b, generator=gen) < 0.5).to(x.device)
+    dy, dx = (torch.randint(0, 2 * pad + 1, (b,), generator=gen).to(x.device) for _ in "yx")
+    x = torch.where(flip[:, None, None, None], x.flip(3), x)
+    xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+    rows = torch.arange(h, device=x.device) + dy[:, None]  # [B, H]
+    cols = torch.arange(w, device=x.device) + dx[:, None]  # [B, W]
+    out = xp[torch.arange(b, device=x.device)[:, None, None], :, rows[:, :, None], cols[:, None]]
+    fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else None
+    out = out.permute(0, 3, 1, 2)  # [B, H, W, C] -> [B, C, H, W]
+    return out.contiguous(memory_format=fmt or torch.contiguous_format)
+
+
 def data_root() -> Path:
     if os.environ.get("MEMLIB_DATA"):
         return Path(os.environ["MEMLIB_DATA"]).expanduser()

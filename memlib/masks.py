@@ -10,10 +10,19 @@ Conventions
 * ``unmuted`` uses ``m(i)``: the only sub-network that example ``i`` ever updates.
 * ``muted`` uses ``1 - m(i)``: the sub-network that never received a gradient from ``i``.
 * Kept units are scaled by ``1 / (1 - p) = 2``, as inverted dropout with ``p = 0.5`` does, so the
-  two sub-networks produce outputs on the same scale as the full network.
+  two sub-networks produce outputs on the same scale as the full network (``scale`` changes it;
+  1 keeps the units as they are).
 * Inputs without an index (the test set, new data) use the full network, unmasked and unscaled:
   the expectation of either sub-network. For one masked layer followed by a linear layer, the
-  full network's logits are exactly the mean of the muted and unmuted logits.
+  full network's logits are exactly the mean of the muted and unmuted logits. (VGG-11, with
+  eight masked layers, uses that mean instead: see ``models.VGG11``.)
+
+Paired masks (``pairs = K > 0``, beyond the paper): instead of a mask of its own, each example
+draws one of ``2K`` codes from the same hash: one side of one of ``K`` complementary pairs. The
+code is the same in every layer, so an example's muted network is exactly the unmuted network of
+the examples that drew the other side of its pair: a network trained as a whole, by other
+examples. The mask of pair ``p`` is the per-example mask of index ``p``; the other side is its
+complement.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ _M32 = 0xFFFFFFFF
 # product never overflows and the hash is exact (and identical) on every device.
 _C1 = 0x7FEB352D
 _C2 = 0x31848BAB
+_PAIRS = 0x9A1F5  # salt of the stream that assigns examples to paired codes
 MODES = ("unmuted", "muted")
 
 
@@ -47,8 +57,19 @@ def hash32(x: int) -> int:
     return x ^ (x >> 16)
 
 
-def mask_words(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
-    """Packed masks of the examples ``idx`` [B]: int64 words [B, ceil(n_units / 32)] of 32 bits."""
+def pair_code(idx: Tensor, pairs: int, seed: int) -> Tensor:
+    """The paired code [B] of the examples ``idx`` [B], in [0, 2 * pairs): pair ``code // 2``,
+    side ``code % 2``. The same in every layer."""
+    key = hash32((seed ^ _PAIRS) & _M32)
+    return _mix((idx.to(torch.int64) & _M32) ^ key) % (2 * pairs)
+
+
+def mask_words(idx: Tensor, n_units: int, layer: int, seed: int, pairs: int = 0) -> Tensor:
+    """Packed masks of the examples ``idx`` [B]: int64 words [B, ceil(n_units / 32)] of 32 bits.
+    ``pairs > 0``: the masks of the examples' paired codes (see the module's docstring)."""
+    if pairs:
+        code = pair_code(idx, pairs, seed)
+        return mask_words(code // 2, n_units, layer, seed) ^ ((code % 2) * _M32).unsqueeze(1)
     n_words = (n_units + 31) // 32
     key = hash32((hash32(seed & _M32) ^ (layer & _M32)) & _M32)
     i = idx.to(torch.int64).reshape(-1, 1) & _M32
@@ -60,17 +81,17 @@ def mask_words(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
 _TABLES: dict[tuple, Tensor] = {}
 
 
-def _table(device: torch.device, dtype: torch.dtype, mode: str) -> Tensor:
+def _table(device: torch.device, dtype: torch.dtype, mode: str, scale: float = 2.0) -> Tensor:
     """Lookup table [256, 8]: for each byte value, its 8 bits (least significant first) as the
-    mask values of ``mode``: bool (unmuted bits), or the scaled mask 2 * m (unmuted) or
-    2 * (1 - m) (muted) in ``dtype``."""
-    key = (device, dtype, mode)
+    mask values of ``mode``: bool (unmuted bits), or the scaled mask scale * m (unmuted) or
+    scale * (1 - m) (muted) in ``dtype``."""
+    key = (device, dtype, mode, scale)
     if key not in _TABLES:
         v = torch.arange(256, device=device).unsqueeze(1)
         bits = (v >> torch.arange(8, device=device)) & 1
         if mode == "muted":
             bits = 1 - bits
-        _TABLES[key] = bits.bool() if dtype == torch.bool else (2 * bits).to(dtype)
+        _TABLES[key] = bits.bool() if dtype == torch.bool else (scale * bits).to(dtype)
     return _TABLES[key]
 
 
@@ -82,28 +103,40 @@ def _unpack(words: Tensor, n_units: int, table: Tensor) -> Tensor:
     return table.index_select(0, octets).reshape(words.shape[0], -1)[:, :n_units]
 
 
-def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int) -> Tensor:
+def mask_bits(idx: Tensor, n_units: int, layer: int, seed: int, pairs: int = 0) -> Tensor:
     """Boolean masks [B, n_units] of the examples ``idx`` [B]: True marks an unmuted unit.
 
     Bit ``b`` of word ``w`` is unit ``32 * w + b``.
     """
-    words = mask_words(idx, n_units, layer, seed)
+    words = mask_words(idx, n_units, layer, seed, pairs)
     return _unpack(words, n_units, _table(words.device, torch.bool, "unmuted"))
 
 
 def mask_scale(
-    idx: Tensor, n_units: int, layer: int, seed: int, mode: str, dtype: torch.dtype
+    idx: Tensor,
+    n_units: int,
+    layer: int,
+    seed: int,
+    mode: str,
+    dtype: torch.dtype,
+    *,
+    pairs: int = 0,
+    scale: float = 2.0,
 ) -> Tensor:
-    """The multiplier [B, n_units] that turn-over dropout applies: 2 on the units ``mode`` keeps
-    (inverted dropout, p = 1/2), 0 elsewhere."""
+    """The multiplier [B, n_units] that turn-over dropout applies: ``scale`` (2: inverted
+    dropout, p = 1/2) on the units ``mode`` keeps, 0 elsewhere."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    words = mask_words(idx, n_units, layer, seed)
-    return _unpack(words, n_units, _table(words.device, dtype, mode))
+    words = mask_words(idx, n_units, layer, seed, pairs)
+    return _unpack(words, n_units, _table(words.device, dtype, mode, scale))
 
 
-def mask_reference(i: int, n_units: int, layer: int, seed: int) -> list[bool]:
+def mask_reference(i: int, n_units: int, layer: int, seed: int, pairs: int = 0) -> list[bool]:
     """Pure-Python mask of example ``i``; must equal ``mask_bits`` bit for bit."""
+    if pairs:
+        code = hash32((i & _M32) ^ hash32((seed ^ _PAIRS) & _M32)) % (2 * pairs)
+        bits = mask_reference(code // 2, n_units, layer, seed)
+        return [b != bool(code % 2) for b in bits]
     key = hash32((hash32(seed & _M32) ^ (layer & _M32)) & _M32)
     bits = []
     for w in range((n_units + 31) // 32):
@@ -121,14 +154,27 @@ class TurnoverDropout(nn.Module):
     ``h`` unchanged: the full network, used for examples that own no mask.
     """
 
-    def __init__(self, n_units: int, layer: int, seed: int, spatial: bool = False):
+    def __init__(
+        self,
+        n_units: int,
+        layer: int,
+        seed: int,
+        spatial: bool = False,
+        *,
+        pairs: int = 0,
+        scale: float = 2.0,
+    ):
         super().__init__()
         self.n_units, self.layer, self.seed, self.spatial = n_units, layer, seed, spatial
+        self.pairs, self.scale = pairs, scale
 
     def forward(self, h: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
         if idx is None:
             return h
-        scale = mask_scale(idx.to(h.device), self.n_units, self.layer, self.seed, mode, h.dtype)
+        scale = mask_scale(
+            idx.to(h.device), self.n_units, self.layer, self.seed, mode, h.dtype,
+            pairs=self.pairs, scale=self.scale,
+        )  # fmt: skip
         if self.spatial:
             scale = scale[:, :, None, None]
         elif h.dim() == 3:
@@ -137,4 +183,7 @@ class TurnoverDropout(nn.Module):
 
     def extra_repr(self) -> str:
         kind = "spatial" if self.spatial else "linear"
-        return f"n_units={self.n_units}, layer={self.layer}, seed={self.seed}, {kind}"
+        extra = (f", pairs={self.pairs}" if self.pairs else "") + (
+            f", scale={self.scale}" if self.scale != 2.0 else ""
+        )
+        return f"n_units={self.n_units}, layer={self.layer}, seed={self.seed}, {kind}{extra}"

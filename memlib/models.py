@@ -28,11 +28,19 @@ class MLP(nn.Module):
     eval_batch_size = 4096  # examples per evaluation batch
 
     def __init__(
-        self, n_in: int, n_hidden: int, n_classes: int, turnover: bool = True, mask_seed: int = 0
+        self,
+        n_in: int,
+        n_hidden: int,
+        n_classes: int,
+        turnover: bool = True,
+        mask_seed: int = 0,
+        *,
+        mask_pairs: int = 0,
     ):
         super().__init__()
         self.fc1 = nn.Linear(n_in, n_hidden)
-        self.drop = TurnoverDropout(n_hidden, layer=0, seed=mask_seed) if turnover else None
+        drop = TurnoverDropout(n_hidden, layer=0, seed=mask_seed, pairs=mask_pairs)
+        self.drop = drop if turnover else None
         self.fc2 = nn.Linear(n_hidden, n_classes, bias=not turnover)
 
     @property
@@ -67,15 +75,24 @@ VGG11_LAYERS = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 class VGG11(nn.Module):
     """VGG-11 without batch-norm, ReLU (the paper's CIFAR-10 model, Appendix A), for 32×32 inputs.
 
-    ``width`` scales every convolution's channels (1.0: 64 to 512). With ``turnover=True`` each
-    convolution's ReLU output carries *spatial* turn-over dropout (Appendix B): whole feature maps
-    are kept or zeroed per example, layer ids 0 to 7. A masked map's filter and bias, and the
-    next layer's weights reading it, get no gradient from the example. The classifier (one linear
-    layer on the pooled last maps) then has no bias, for the MLP's reason: a shared bias would
-    belong to no sub-network.
+    ``width`` scales every convolution's channels (1.0: 64 to 512). With ``turnover=True`` the
+    ReLU outputs of the last ``mask_last`` convolutions (8: all of them, the paper's design)
+    carry *spatial* turn-over dropout (Appendix B): whole feature maps are kept or zeroed per
+    example, layer ids 0 to 7 by convolution, so a layer's masks do not depend on which others
+    are masked. A masked map's filter and bias, and the next layer's weights reading it, get no
+    gradient from the example; unmasked layers are shared by both sub-networks. The classifier
+    (one linear layer on the pooled last maps) then has no bias, for the MLP's reason: a shared
+    bias would belong to no sub-network. ``mask_pairs`` and ``mask_scale``: see
+    :mod:`memlib.masks`; ``conv_bias=False`` drops the convolutions' biases.
+
+    The full network (``idx=None``: test images, new data) of a turn-over VGG-11 is the mean of
+    the logits of two complementary sub-networks, those of the reserved index ``FULL_INDEX``:
+    the scale the sub-networks trained at. (For the MLP's single masked layer this mean is
+    exactly the unmasked network; through eight masked layers and ReLUs it is not.)
     """
 
     eval_batch_size = 256  # convolutions run faster on batches that stay in cache
+    FULL_INDEX = 0xFFFFFFFF  # never a training index (a dataset would need 2**32 examples)
 
     def __init__(
         self,
@@ -84,9 +101,15 @@ class VGG11(nn.Module):
         width: float = 1.0,
         turnover: bool = True,
         mask_seed: int = 0,
+        *,
+        mask_last: int = 8,
+        mask_pairs: int = 0,
+        mask_scale: float = 2.0,
+        conv_bias: bool = True,
     ):
         super().__init__()
         self.convs, self.drops, self.pool_after = nn.ModuleList(), nn.ModuleList(), []
+        n_convs = sum(item != "M" for item in VGG11_LAYERS)
         c_in = in_channels
         for item in VGG11_LAYERS:
             if item == "M":
@@ -94,10 +117,18 @@ class VGG11(nn.Module):
                 continue
             c = max(1, round(item * width))
             layer = len(self.convs)
-            self.convs.append(nn.Conv2d(c_in, c, 3, padding=1))
+            self.convs.append(nn.Conv2d(c_in, c, 3, padding=1, bias=conv_bias))
+            masked = turnover and layer >= n_convs - mask_last
             self.drops.append(
-                TurnoverDropout(c, layer=layer, seed=mask_seed, spatial=True)
-                if turnover
+                TurnoverDropout(
+                    c,
+                    layer=layer,
+                    seed=mask_seed,
+                    spatial=True,
+                    pairs=mask_pairs,
+                    scale=mask_scale,
+                )  # fmt: skip
+                if masked
                 else nn.Identity()
             )
             self.pool_after.append(False)
@@ -107,7 +138,8 @@ class VGG11(nn.Module):
         for m in self.modules():  # torchvision's VGG init: without batch-norm, the default
             if isinstance(m, nn.Conv2d):  # init shrinks the signal and training stalls at 10%
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
             elif isinstance(m, nn.Linear):
                 nn.init.normal_(m.weight, 0, 0.01)
                 if m.bias is not None:
@@ -121,10 +153,13 @@ class VGG11(nn.Module):
         return F.relu(self.convs[0](x))  # [B, C0, H, W]: before the first mask
 
     def tail(self, h: Tensor, idx: Tensor | None = None, mode: str = "unmuted") -> Tensor:
+        if idx is None and self._turnover:  # the full network: the mean of a complementary pair
+            full = torch.full((len(h),), self.FULL_INDEX, dtype=torch.int64, device=h.device)
+            return (self.tail(h, full, "unmuted") + self.tail(h, full, "muted")) / 2
         for k, (conv, drop) in enumerate(zip(self.convs, self.drops, strict=True)):
             if k > 0:
                 h = F.relu(conv(h))
-            if self._turnover:
+            if isinstance(drop, TurnoverDropout):
                 h = drop(h, idx, mode)
             if self.pool_after[k]:
                 h = F.max_pool2d(h, 2)
@@ -179,6 +214,7 @@ class CCT(nn.Module):
         depth: int = 2,
         heads: int = 2,
         n_tokens: int = 49,
+        mask_pairs: int = 0,
     ):
         super().__init__()
         c = max(heads, round(128 * width / heads) * heads)
@@ -192,7 +228,7 @@ class CCT(nn.Module):
         units = [c // 2, c] + [c] * depth  # layer ids 0, 1: tokenizer maps; 2, ...: block MLPs
         self.drops = (
             nn.ModuleList(
-                TurnoverDropout(u, layer=k, seed=mask_seed, spatial=k < 2)
+                TurnoverDropout(u, layer=k, seed=mask_seed, spatial=k < 2, pairs=mask_pairs)
                 for k, u in enumerate(units)
             )
             if turnover
@@ -237,10 +273,13 @@ def build_model(
     mask_seed: int,
     init_seed: int,
     width: float = 1.0,
+    mask_pairs: int = 0,
+    vgg: dict | None = None,
 ) -> nn.Module:
     """Build on the CPU under ``init_seed`` (so every device starts from the same weights).
 
     arch: ``mlp`` (``hidden`` units), ``vgg11`` or ``cct`` (channels scaled by ``width``).
+    mask_pairs: see :mod:`memlib.masks`; vgg: VGG11's keyword options (mask_last, ...).
     Seeding uses torch's process-wide generator, so builds in concurrent threads (joblib's
     threading or in-process Dask backends) take turns: each gets exactly its own seed's weights."""
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
@@ -249,12 +288,16 @@ def build_model(
             n_in = 1
             for s in input_shape:
                 n_in *= s
-            return MLP(n_in, hidden, n_classes, turnover=turnover, mask_seed=mask_seed)
+            return MLP(n_in, hidden, n_classes, turnover, mask_seed, mask_pairs=mask_pairs)
         if arch == "vgg11":
-            return VGG11(input_shape[0], n_classes, width, turnover=turnover, mask_seed=mask_seed)
+            c, opts = input_shape[0], {"mask_pairs": mask_pairs} | (vgg or {})
+            return VGG11(c, n_classes, width, turnover=turnover, mask_seed=mask_seed, **opts)
         if arch == "cct":
             n_tokens = 1
             for s in input_shape[1:]:
                 n_tokens *= (s + 3) // 4  # two stride-2 pools
-            return CCT(input_shape[0], n_classes, width, turnover, mask_seed, n_tokens=n_tokens)
+            return CCT(
+                input_shape[0], n_classes, width, turnover, mask_seed, n_tokens=n_tokens,
+                mask_pairs=mask_pairs,
+            )  # fmt: skip
     raise ValueError(f"unknown architecture {arch!r}; known: mlp, vgg11, cct")

@@ -46,6 +46,13 @@ class RunSettings:
     batch_size: int | None = None  # mini-batch size
     bf16: bool | None = None  # bf16 autocast (fast on AMX, AVX-512 bf16 and GPUs)
     channels_last: bool | None = None  # NHWC memory format (convolutional models)
+    mask_last: int | None = None  # vgg11: masks on its last k convolutions (8: all, the paper's)
+    mask_pairs: int | None = None  # masks from K complementary pairs (0: one per example)
+    mask_scale: float | None = None  # vgg11: multiplier of the kept units (2: inverted dropout)
+    conv_bias: bool | None = None  # vgg11: biases on the convolutions
+    augment: bool | None = None  # random flips and 4-pixel shifts while training
+    eval_every: int | None = None  # evaluate every k epochs (and at the last)
+    probe: int | None = None  # follow the mask-code probe on this many training examples
     device: str | None = None  # auto (cuda if available), cpu, cuda, cuda:1, ...
 
 
@@ -189,6 +196,49 @@ class GroundTruthStudy(Study):
         return dataclasses.replace(cfg, turnover=False)
 
 
+@dataclass(frozen=True, kw_only=True)
+class GridStudy(Study):
+    """When do turn-over scores work on a conv net: the run settings given are the base (the
+    paper's design at this profile's scale), ``planted`` of the training images get a random
+    label, and each grid point changes some settings of the base. Every point runs with the
+    first seed; the base and the selected setting with every seed. ``control``: the settings
+    that turn the base into the MNIST MLP, the negative control of the probe."""
+
+    planted: float  # share of the training images given a random label
+    grid: dict[str, dict]  # grid point name -> the run settings it changes ({}: the base)
+    control: dict  # the run settings of the MNIST MLP control, on top of the base
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not 0 < self.planted < 1:
+            raise MemlibError(f"bad parameter planted={self.planted}: a share in (0, 1)")
+        if not self.grid:
+            raise MemlibError("bad parameter grid={}: give at least one grid point")
+        for name, changes in {**self.grid, "control": self.control}.items():
+            unknown = sorted(set(changes) - set(_RUN))
+            if unknown:
+                raise MemlibError(
+                    f"bad grid point {name!r}: unknown setting(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(_RUN)}"
+                )
+            self.point(name, self.seeds[0])  # every point's run is valid before any work
+        self.base()
+
+    def base(self) -> str:
+        """The grid point that changes nothing: the paper's design."""
+        base = [name for name, changes in self.grid.items() if not changes]
+        if len(base) != 1:
+            raise MemlibError("bad parameter grid: exactly one point must be {} (the base)")
+        return base[0]
+
+    def point(self, name: str, seed: int) -> RunConfig:
+        """The run of a grid point (``control``: the MLP control) and seed, before the labels
+        are planted (:func:`recipes.grid_run` plants them)."""
+        changes = self.control if name == "control" else self.grid[name]
+        changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
+        return self.config(seed, **changes)
+
+
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
 NOTEBOOKS: dict[str, type[Study]] = {
     "fig2a_long_tail": ScoreStudy,
@@ -203,6 +253,7 @@ NOTEBOOKS: dict[str, type[Study]] = {
     "fig8_gallery_cifar": ScoreStudy,
     "fig9b_early_convergence_cct": ScoreStudy,
     "fig10_corruption_levels": CorruptionStudy,
+    "convnet_scores": GridStudy,
     "fz_ground_truth": GroundTruthStudy,
 }
 

@@ -153,3 +153,63 @@ def tail_plot(scores: np.ndarray, ax=None):
     ax.set_xlabel("rank (highest score first)")
     ax.set_ylabel("memorization score")
     return ax
+
+
+def grid_figure(table: pd.DataFrame, works: float, usable: float, chance: float) -> plt.Figure:
+    """The conv-net grid: per grid point (rows), (a) the planted labels' ROC-AUC of each seed,
+    with the two thresholds, and (b) the accuracies of its muted and unmuted sub-networks on the
+    training set and of its prediction on the test set, with the probe's two lookup arms."""
+    names = list(dict.fromkeys(table.point))
+    y = {n: i for i, n in enumerate(names)}
+    fig, (ax1, ax2) = plt.subplots(
+        1, 2, figsize=size(2, height=0.32 * len(names) + 1.9), sharey=True
+    )
+    ax1.scatter(table.auc, table.point.map(y), color="black", s=22, zorder=3)
+    lines = ((0.5, ":", "chance", "center"), (usable, "--", "usable ", "right"),
+             (works, "-", " works", "left"))  # fmt: skip
+    for x, style, label, align in lines:
+        ax1.axvline(x, color="tab:gray", ls=style, lw=1)
+        ax1.text(x, -0.9, label, ha=align, va="bottom", fontsize=10, color="tab:gray")
+    ax1.set(xlabel="ROC-AUC, planted labels", xlim=(0.4, 1.0), ylim=(len(names) - 0.5, -1))
+    ax1.set_yticks(range(len(names)), names)
+    first = table.groupby("point", sort=False).first().reindex(names)
+    marks = (("unmuted", "tab:green", "o"), ("muted", "tab:purple", "o"),
+             ("test", "black", "|"), ("blank", "tab:red", "x"),
+             ("other_class", "tab:orange", "+"))  # fmt: skip
+    names_ = {"blank": "probe: blank", "other_class": "probe: other class"}
+    for col, color, marker in marks:
+        label = names_.get(col, col)
+        ax2.scatter(first[col], range(len(names)), color=color, marker=marker, s=30, label=label)
+    ax2.axvline(chance, color="tab:gray", ls=":", lw=1)
+    ax2.set(xlabel="accuracy (first seed)", xlim=(0, 1.02))
+    fig.legend(*ax2.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=11)
+    return fig
+
+
+def probe_curves(histories: dict[str, list[pd.DataFrame]], arms: dict[str, str], chance: float):
+    """The mask-code probe through training: one panel per setting (``histories``: title ->
+    one history per seed), one line per probe arm (``arms``: column -> label); solid: first
+    seed, dashed: the others."""
+    n = len(histories)
+    fig, axes = plt.subplots((n + 1) // 2, 2, figsize=size(2, rows=(n + 1) // 2, height=2.9),
+                             sharey=True, squeeze=False)  # fmt: skip
+    fixed = {"probe_real": "tab:blue", "probe_blank": "tab:red", "probe_other_class": "tab:orange",
+             "probe_fresh_train": "tab:green", "probe_fresh_test": "tab:purple"}  # fmt: skip
+    spare = iter(sns.color_palette("colorblind", len(arms)))
+    colors = {col: fixed.get(col) or next(spare) for col in arms}
+    for ax, (title, hs) in zip(axes.flat, histories.items(), strict=False):
+        for k, h in enumerate(hs):
+            for col, label in arms.items():
+                ax.plot(h.epoch, h[col], color=colors[col], ls="-" if k == 0 else "--",
+                        label=label if k == 0 else None)  # fmt: skip
+        ax.axhline(chance, color="tab:gray", ls=":", lw=1)
+        ax.set(title=title, xlabel="epoch", ylim=(-0.02, 1.02))
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    axes[0, 0].set_ylabel("accuracy")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    if n % 2:  # the empty panel holds the legend
+        axes.flat[n].legend(handles, labels, loc="center", fontsize=11)
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=11)
+    return fig

@@ -8,34 +8,20 @@ import dataclasses
 import torch
 
 from . import gradients as G
+from . import lookup
 from .runs import DynamicsRun, run_data
 
 
-def mask_code_probe(run, batch_size: int = 500) -> dict[str, float]:
-    """Does a turn-over model read its examples' masks instead of their images? The accuracy,
-    against each training example's label, of its *unmuted* sub-network fed its own image
-    (``real``), a blank image (``blank``, all zeros after standardization), or the next
-    example's image (``swapped``). High accuracy without the real image means the mask pattern
-    alone identifies the example: memorization by a per-example code."""
+def mask_code_probe(run, batch_size: int = 500, seed: int = 0) -> dict[str, float]:
+    """Does a turn-over model read its examples' masks instead of their images? The arms of
+    :mod:`memlib.lookup` on every training example of ``run``'s final model (and as many test
+    images): ``real``, ``blank``, ``other_class``, ``fresh_train``, ``fresh_test``. High accuracy
+    on a blank image, or on another class's image, means the mask pattern alone identifies the
+    example's label: memorization by a per-example code."""
     data = run_data(dataclasses.replace(run.config, device="cpu"))
-    model = run.model(data).eval()
-    idx = torch.arange(data.n_train)
-    inputs = {
-        "real": data.x_train,
-        "blank": torch.zeros_like(data.x_train),
-        "swapped": data.x_train[torch.roll(idx, 1)],
-    }
-    out = {}
-    with torch.no_grad():
-        for name, x in inputs.items():
-            pred = torch.cat(
-                [
-                    model(x[b : b + batch_size], idx[b : b + batch_size], "unmuted").argmax(1)
-                    for b in range(0, len(idx), batch_size)
-                ]
-            )
-            out[name] = (pred == data.y_train).float().mean().item()
-    return out
+    model = run.model(data)
+    sel = lookup.select(data, data.n_train, seed)
+    return lookup.probe(model, data, sel, bf16=run.config.bf16, batch_size=batch_size)
 
 
 def backpack_check(run: DynamicsRun, n_batches: int = 2, batch_size: int = 64, seed: int = 0):

@@ -8,14 +8,25 @@ version.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 
+from . import claims
 from .data import subset_indices
 from .errors import MemlibError
 from .masks import hash32
-from .params import CorruptionStudy, DynamicsStudy, PartitionStudy
-from .runs import DynamicsRun, dynamics_run, run_data, score_run
+from .params import (
+    CorruptionStudy,
+    DynamicsStudy,
+    GridStudy,
+    PartitionStudy,
+    Study,
+    load_profile,
+    params_for,
+)
+from .runs import DynamicsRun, ScoreRun, dynamics_run, run_data, score_run
 
 _PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
 
@@ -125,6 +136,50 @@ def corruption_dynamics(p: CorruptionStudy, seed: int, level: float) -> Dynamics
     return dynamics_run(
         cfg, subsets={"corrupted": corrupted, "clean": ~corrupted}, profile=p.profile
     )
+
+
+def grid_run(g: GridStudy, name: str, seed: int) -> ScoreRun:
+    """A grid point's scoring run (``control``: the MLP control), with ``g.planted`` of its
+    training examples given a random label: the planted labels an estimator must rank first."""
+    cfg = g.point(name, seed)
+    n = cfg.n_train or run_data(cfg, device=None).n_train
+    return score_run(dataclasses.replace(cfg, n_corrupt=round(g.planted * n)), profile=g.profile)
+
+
+def grid_runs(g: GridStudy) -> tuple[dict[str, list[ScoreRun]], list[ScoreRun]]:
+    """Every grid point's run with the first seed, the MLP control with every seed, then the
+    paper's design (the point that changes nothing) and the setting the grid selects
+    (``claims.select_setting``) with the other seeds. Returns (point -> runs, control runs)."""
+    points = {name: [grid_run(g, name, g.seeds[0])] for name in g.grid}
+    control = [grid_run(g, "control", s) for s in g.seeds]
+    chance = 1 / run_data(points[g.base()][0].config, device=None).n_classes
+    choice, _ = claims.select_setting(claims.grid_table(points), chance)
+    for name in dict.fromkeys(n for n in (g.base(), choice) if n is not None):
+        points[name] += [grid_run(g, name, s) for s in g.seeds[1:]]
+    return points, control
+
+
+def twin_config(p: Study, seed: int):
+    """The planted-label twin of a CIFAR-10 page's scoring run: the page's setting with the
+    labels, evaluation and probe of the grid page (``convnet_scores`` of the same profile)."""
+    g = params_for("convnet_scores", load_profile(p.profile)["convnet_scores"])
+    base = g.config(seed)
+    cfg = p.config(seed, eval_every=base.eval_every, probe=base.probe)
+    n = cfg.n_train or run_data(cfg, device=None).n_train
+    return dataclasses.replace(cfg, n_corrupt=round(g.planted * n))
+
+
+def planted_twins(p: Study) -> list[ScoreRun]:
+    """The planted-label twins (:func:`twin_config`) of a page's scoring runs, one per seed:
+    served from the grid page's cache when the page uses the setting the grid selected."""
+    return [score_run(twin_config(p, seed), profile=p.profile) for seed in p.seeds]
+
+
+def pages_setting(profile: str):
+    """The planted-label twin of the CIFAR-10 pages' scoring run (Figure 5(c,d), first seed)."""
+    name = "fig5cd_easy_difficult_cifar"
+    p = params_for(name, load_profile(profile)[name])
+    return twin_config(p, p.seeds[0])
 
 
 def extremes_per_class(table: pd.DataFrame, k: int) -> pd.DataFrame:

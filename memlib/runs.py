@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import lookup
 from .config import RunConfig, describe_device, resolve_device
 from .data import load_dataset
 from .errors import MemlibError
@@ -31,6 +32,7 @@ from .training import Trained, train
 
 # Salts that turn one user seed into independent streams.
 _INIT, _ORDER, _CORRUPT, _STATS = 0x1A2B3C, 0x4D5E6F, 0x7A8B9C, 0x2C3D4E
+_PROBE = 0x6E7F80
 
 
 @dataclass
@@ -104,6 +106,8 @@ def run_model(cfg: RunConfig, data) -> torch.nn.Module:
         mask_seed=cfg.mask_seed,
         init_seed=hash32(cfg.init_seed ^ _INIT),
         width=cfg.width,
+        mask_pairs=cfg.mask_pairs,
+        vgg={"mask_last": cfg.mask_last, "mask_scale": cfg.mask_scale, "conv_bias": cfg.conv_bias},
     )
     fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
     return model.to(data.x_train.device, memory_format=fmt)
@@ -147,7 +151,9 @@ def score_run(cfg: RunConfig, *, profile: str = "", progress: bool = True) -> Sc
         if cfg.split == "test":  # scoring the test set: the other split needs no evaluation
             data = _without_test(data)
         subsets = {"corrupted": data.corrupted, "clean": ~data.corrupted} if cfg.n_corrupt else {}
-        trained = train_and_save(cfg, data, folder, progress=progress, subsets=subsets)
+        trained = train_and_save(
+            cfg, data, folder, progress=progress, subsets=subsets, callback=_probe(cfg, data)
+        )
         table = score_table(data, trained.train_eval)
         arrays = {c: table[c].to_numpy() for c in COLUMNS} | {"epoch_scores": trained.epoch_scores}
         return Computed(pd.DataFrame(trained.history), arrays, {"source": data.source})
@@ -270,6 +276,20 @@ def _gradient_stats(cfg: RunConfig, data, follow: Following, masks: dict) -> Cal
             batch_size=cfg.batch_size,
             seed=seed + epoch,
         )
+
+    return callback
+
+
+def _probe(cfg: RunConfig, data) -> Callable | None:
+    """The training callback that adds the mask-code probe (``lookup``) on ``cfg.probe``
+    examples to every evaluated epoch: columns ``probe_<arm>``."""
+    if not cfg.probe:
+        return None
+    sel = lookup.select(data, cfg.probe, hash32(cfg.order_seed ^ _PROBE))
+
+    def callback(model, epoch: int) -> dict:
+        arms = lookup.probe(model, data, sel, bf16=cfg.bf16)
+        return {f"probe_{arm}": v for arm, v in arms.items()}
 
     return callback
 

@@ -18,9 +18,11 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from .checkpoint import load_checkpoint, save_atomic
-from .data import Dataset
+from .data import Dataset, flip_shift
 from .errors import MemlibError
 from .scores import autocast, evaluate, memorization_score
+
+_AUGMENT = 0x3F1A6B  # salt of the augmentation stream (one per run and epoch)
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Schedule:
     milestones: tuple[int, ...] = ()  # epochs at which the lr is multiplied by gamma
     gamma: float = 0.1  # lr decay factor at each milestone
     bf16: bool = False  # bf16 autocast (AMX or AVX-512 bf16 on a CPU, tensor cores on a GPU)
+    augment: bool = False  # random horizontal flips and shifts (data.flip_shift), per step
+    eval_every: int = 1  # evaluate (history row, scores, callback) every k epochs and the last
 
 
 @dataclass
@@ -74,8 +78,9 @@ def train(
 
     subsets / test_subsets: named boolean masks [N] / [N_test]; the history records accuracy on
     each. callback(model, epoch), if given, is called after each epoch's evaluation (and before
-    the first); the dict it returns joins that epoch's history row. A checkpoint is written after
-    every epoch; a run finds it and resumes where it stopped.
+    the first); the dict it returns joins that epoch's history row. With ``sched.eval_every = k``
+    only epochs 0, k, 2k, ... and the last are evaluated (history, scores, callback). A checkpoint
+    is written after every epoch; a run finds it and resumes where it stopped.
     """
     device = data.x_train.device
     idx_all = torch.arange(data.n_train, device=device)
@@ -93,12 +98,13 @@ def train(
                initial=start - 1, total=sched.epochs)  # fmt: skip
     for epoch in bar:
         perm = train_idx[epoch_order(order_seed, epoch, len(train_idx)).to(device)]
-        _train_epoch(model, data, perm, opt, sched)
+        _train_epoch(model, data, perm, opt, sched, seed=(order_seed * 100_003 + epoch) ^ _AUGMENT)
         lr_at.step()
-        row, score, last = log(epoch)
-        history.append(row | (callback(model, epoch) if callback else {}))
-        scores += [] if score is None else [score]
-        bar.set_postfix(train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
+        if epoch % sched.eval_every == 0 or epoch == sched.epochs:
+            row, score, last = log(epoch)
+            history.append(row | (callback(model, epoch) if callback else {}))
+            scores += [] if score is None else [score]
+            bar.set_postfix(train_acc=f"{row['train_acc']:.3f}", test_acc=f"{row['test_acc']:.3f}")
         if checkpoint is not None:
             state = {"epoch": epoch, "history": history, "scores": scores}
             state |= {"model": model.state_dict(), "optimizer": opt.state_dict()}
@@ -135,14 +141,21 @@ def _resume(checkpoint, device, model, opt, lr_at) -> tuple[list[dict], list, in
     return state["history"], state["scores"], state["epoch"] + 1
 
 
-def _train_epoch(model: nn.Module, data: Dataset, perm: Tensor, opt, sched: Schedule) -> None:
+def _train_epoch(
+    model: nn.Module, data: Dataset, perm: Tensor, opt, sched: Schedule, seed: int = 0
+) -> None:
     """One pass over the examples ``perm``, in that order: each mini-batch trains its examples'
-    unmuted sub-networks (a plain model: the whole network)."""
+    unmuted sub-networks (a plain model: the whole network). ``seed``: the epoch's augmentation
+    stream, when ``sched.augment``."""
     model.train()
+    gen = torch.Generator().manual_seed(seed) if sched.augment else None
     for b in range(0, len(perm), sched.batch_size):
         idx = perm[b : b + sched.batch_size]
+        x = data.x_train[idx]
+        if gen is not None:
+            x = flip_shift(x, gen)
         with autocast(data.x_train.device, sched.bf16):
-            logits = model(data.x_train[idx], idx, "unmuted")
+            logits = model(x, idx, "unmuted")
             loss = F.cross_entropy(logits.float(), data.y_train[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -24,8 +24,11 @@ def test_scale_reads_the_parameters_of_every_kind_of_page():
         "seeds": "3 seeds",
     }
     short = book.scale(_params("fig5cd_easy_difficult_cifar"), short=True)
-    assert short == {"data": "5,000 CIFAR-10", "model": "VGG-11 ×¼", "epochs": "50+50 ep",
-                     "seeds": "2 seeds"}  # fmt: skip
+    assert short == {"data": "5,000 CIFAR-10", "model": "VGG-11 ×¼ (last 1, K=8)",
+                     "epochs": "50+50 ep", "seeds": "2 seeds"}  # fmt: skip
+    assert book.scale(_params("fig5cd_easy_difficult_cifar", "paper"))["model"] == "VGG-11"
+    cfg = _params("convnet_scores").point("no scaling", 0)
+    assert book.masks(cfg) == ", kept maps ×1" and book.masks(cfg, short=True) == " (×1)"
     assert book.scale(_params("fig9b_early_convergence_cct"))["model"] == "CCT-2, 64 dimensions"
     assert "512 ground-truth models" in book.scale(_params("fz_ground_truth"))["seeds"]
     assert "seeds" not in book.paper_scale("fig2a_long_tail")  # the paper does not state them

@@ -136,3 +136,54 @@ def test_options_reach_the_run_config_with_runconfigs_defaults(tmp_path):
     assert fz.n_models == 8 and _config(fz).n_train == 500
     with pytest.raises(SystemExit):  # fz needs its number of models
         _parser().parse_args(["fz", "--dataset", "mnist", "--out", out])
+
+
+def test_vgg11_scores_with_the_books_cifar_setting_unless_told_otherwise(tmp_path):
+    from memlib.cli import _mask_design, _parser
+    from memlib.params import load_profile
+
+    page = load_profile("cpu")["fig5cd_easy_difficult_cifar"]
+    base = ["score", "--dataset", "cifar10", "--out", str(tmp_path / "s.csv")]
+    vgg = _mask_design(_parser().parse_args([*base, "--arch", "vgg11"]))
+    assert vgg == {"mask_last": page.get("mask_last", 8), "mask_pairs": page.get("mask_pairs", 0)}
+    paper = _parser().parse_args([*base, "--arch", "vgg11", "--paper-masks"])
+    assert _mask_design(paper) == {"mask_last": 8, "mask_pairs": 0}
+    given = _parser().parse_args([*base, "--arch", "vgg11", "--mask-last", "4"])
+    assert _mask_design(given)["mask_last"] == 4
+    mlp = _parser().parse_args([*base, "--mask-pairs", "8"])
+    assert _mask_design(mlp) == {"mask_pairs": 8}
+
+
+def test_unreliable_design_warns_in_one_line(tmp_path, monkeypatch, capsys):
+    from memlib import book, cli
+    from memlib.config import RunConfig
+
+    cfg = RunConfig(arch="vgg11", dataset="cifar10")
+    monkeypatch.setattr(book, "measured_design", lambda c: None)
+    cli._warn_if_unreliable(cfg)
+    bad = {"auc": "0.50", "works": False, "target": "at least 0.85"}
+    monkeypatch.setattr(book, "measured_design", lambda c: bad)
+    cli._warn_if_unreliable(cfg)
+    monkeypatch.setattr(book, "measured_design", lambda c: {"auc": "0.9", "works": True})
+    cli._warn_if_unreliable(cfg)
+    err = capsys.readouterr().err.strip().split("\n")
+    assert len(err) == 2 and "not validated" in err[0] and "ROC-AUC of 0.50" in err[1]
+
+
+def test_measured_design_reads_the_executed_page(tmp_path):
+    import json
+
+    from memlib.book import measured_design
+    from memlib.config import RunConfig
+
+    assert measured_design(RunConfig(arch="vgg11"), folder=tmp_path) is None  # not executed
+    rec = {"profile": "cpu", "numbers": {"last 2 layers": "AUC 0.700 ± 0.010 (n=2); muted 0.2",
+                                         "paper design": "AUC 0.512; muted 0.1"}}  # fmt: skip
+    out = [{"output_type": "display_data", "data": {}, "metadata": {"memlib": {"claim": rec}}}]
+    nb = {"cells": [{"cell_type": "code", "outputs": out}]}
+    (tmp_path / "convnet_scores.ipynb").write_text(json.dumps(nb))
+    found = measured_design(RunConfig(arch="vgg11", mask_last=2), folder=tmp_path)
+    assert found["point"] == "last 2 layers" and found["auc"] == "0.700 ± 0.010 (n=2)"
+    assert not found["works"]
+    assert measured_design(RunConfig(arch="vgg11"), folder=tmp_path)["auc"] == "0.512"
+    assert measured_design(RunConfig(arch="vgg11", mask_last=3), folder=tmp_path) is None

@@ -115,3 +115,22 @@ def test_ensemble_config_checks_the_estimator_parameters():
         ensemble_config(RunConfig(arch="vgg11"), 4, 0.5, 2)
     with pytest.raises(MemlibError, match="optimizer"):
         ensemble_config(RunConfig(optimizer="adamw"), 4, 0.5, 2)
+
+
+def test_mask_design_fits_the_architecture():
+    RunConfig(arch="vgg11", mask_last=2, mask_pairs=8, mask_scale=1, conv_bias=False, augment=True)
+    RunConfig(arch="mlp", mask_pairs=8)  # paired masks serve every model
+    for kw, name in [
+        ({"arch": "vgg11", "mask_last": 0}, "mask_last"),
+        ({"arch": "vgg11", "mask_last": 9}, "mask_last"),
+        ({"arch": "mlp", "mask_last": 2}, "mask_last"),
+        ({"arch": "cct", "conv_bias": False}, "conv_bias"),
+        ({"arch": "mlp", "mask_scale": 1.0}, "mask_scale"),
+        ({"arch": "vgg11", "mask_scale": 0}, "mask_scale"),
+        ({"arch": "mlp", "augment": True}, "augment"),
+        ({"mask_pairs": -1}, "mask_pairs"),
+        ({"eval_every": 0}, "eval_every"),
+        ({"probe": 10, "turnover": False}, "probe"),
+    ]:
+        with pytest.raises(MemlibError, match=name):
+            RunConfig(**kw)

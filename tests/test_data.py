@@ -132,3 +132,23 @@ def test_npz_subset_keeps_the_files_classes(tmp_path):
     np.savez(path, x=np.zeros((10, 3, 3), np.uint8), y=y)
     assert load_dataset(f"npz:{path}").n_classes == 3
     assert load_dataset(f"npz:{path}", n_train=5).n_classes == 3
+
+
+def test_flip_shift_against_a_per_image_crop():
+    from memlib.data import flip_shift
+
+    x = torch.randn(6, 3, 8, 8)
+    out = flip_shift(x, torch.Generator().manual_seed(3), pad=2)
+    gen = torch.Generator().manual_seed(3)  # the same draws, in flip_shift's order
+    flip = torch.rand(6, generator=gen) < 0.5
+    dy, dx = torch.randint(0, 5, (6,), generator=gen), torch.randint(0, 5, (6,), generator=gen)
+    for b in range(6):
+        img = x[b].flip(2) if flip[b] else x[b]
+        padded = torch.nn.functional.pad(img, (2, 2, 2, 2))
+        want = padded[:, dy[b] : dy[b] + 8, dx[b] : dx[b] + 8]
+        assert torch.equal(out[b], want)
+    cl = flip_shift(
+        x.contiguous(memory_format=torch.channels_last), torch.Generator().manual_seed(3), 2
+    )
+    assert cl.is_contiguous(memory_format=torch.channels_last) and torch.equal(cl, out)
+    assert out.is_contiguous()

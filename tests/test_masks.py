@@ -73,3 +73,29 @@ def test_scale_tables_match_bits():
         mu = mask_scale(idx, 100, 4, 9, "muted", dtype)
         assert un.dtype == dtype and torch.equal(un, 2 * bits.to(dtype))
         assert torch.equal(mu, 2 * (~bits).to(dtype))
+
+
+def test_paired_masks_match_the_reference_and_pair_up():
+    idx = torch.arange(3000)
+    for pairs, layer, seed, units in [(1, 0, 0, 40), (8, 3, 5, 100), (64, 7, 2**32 - 1, 33)]:
+        bits = mask_bits(idx, units, layer, seed, pairs)
+        for row, i in zip(bits[:50], idx[:50].tolist(), strict=True):
+            assert row.tolist() == mask_reference(i, units, layer, seed, pairs)
+        distinct = {tuple(r) for r in bits.tolist()}
+        assert len(distinct) <= 2 * pairs  # no example owns a code of its own
+        for r in distinct:  # every code's complement is a code too (3000 draws: all codes)
+            assert tuple(not b for b in r) in distinct
+    # the code is the example's in every layer: muted in one layer <=> muted in every layer
+    a, b = mask_bits(idx, 64, 0, 1, pairs=4), mask_bits(idx, 64, 5, 1, pairs=4)
+    same = (a[:, None] == a[None]).all(-1)
+    assert torch.equal(same, (b[:, None] == b[None]).all(-1))
+    assert torch.equal((a[:, None] == ~a[None]).all(-1), (b[:, None] == ~b[None]).all(-1))
+
+
+def test_scale_option():
+    idx = torch.arange(8)
+    for mode in ("unmuted", "muted"):
+        one = mask_scale(idx, 70, 0, 3, mode, torch.float32, scale=1.0)
+        two = mask_scale(idx, 70, 0, 3, mode, torch.float32)
+        torch.testing.assert_close(2 * one, two)
+        assert set(one.unique().tolist()) == {0.0, 1.0}

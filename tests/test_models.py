@@ -100,3 +100,46 @@ def test_cct_masks_go_where_its_docstring_says():
     # the full network is the plain forward; muted differs from unmuted
     with torch.no_grad():
         assert not torch.allclose(model(x, idx, "muted"), model(x, idx, "unmuted"))
+
+
+def _vgg(**kw):
+    return build_model(
+        "vgg11", (3, 32, 32), 10, hidden=0, turnover=True, mask_seed=1, init_seed=0, width=0.125,
+        **kw,
+    )  # fmt: skip
+
+
+def test_vgg11_masks_only_its_last_layers():
+    from memlib.masks import TurnoverDropout
+
+    model = _vgg(vgg={"mask_last": 2})
+    kinds = [isinstance(d, TurnoverDropout) for d in model.drops]
+    assert kinds == [False] * 6 + [True] * 2
+    assert [d.layer for d in model.drops[6:]] == [6, 7]  # the all-layer design's masks there
+    x = torch.randn(2, 3, 32, 32)
+    h = model.trunk(x)  # before the first masked layer, both sub-networks are one network
+    for k in range(1, 6):
+        h = F.relu(model.convs[k](h))
+        h = F.max_pool2d(h, 2) if model.pool_after[k] else h
+    assert torch.equal(model.drops[5](h), h)
+
+
+def test_vgg11_full_network_is_the_mean_of_a_reserved_pair():
+    model = _vgg(vgg={"mask_scale": 1.0, "conv_bias": False})
+    assert all(c.bias is None for c in model.convs)
+    x = torch.randn(3, 3, 32, 32)
+    r = torch.full((3,), model.FULL_INDEX)
+    want = (model(x, r, "unmuted") + model(x, r, "muted")) / 2
+    torch.testing.assert_close(model(x), want)
+
+
+def test_vgg11_paired_masks_muted_is_the_partners_unmuted():
+    from memlib.masks import pair_code
+
+    model = _vgg(mask_pairs=4)
+    idx = torch.arange(200)
+    code = pair_code(idx, 4, 1)
+    i = 0
+    j = int(torch.nonzero(code == (code[i] ^ 1))[0])  # an example on the other side of i's pair
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(model(x, idx[i : i + 1], "muted"), model(x, idx[j : j + 1]))

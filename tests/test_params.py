@@ -195,3 +195,33 @@ def test_field_notes_are_the_field_comments():
     for cls in set(NOTEBOOKS.values()):
         fields = {f.name for f in dataclasses.fields(cls)}
         assert fields <= set(field_notes(cls)), cls.__name__  # every parameter explained
+
+
+def test_grid_points_fail_early_and_name_the_base():
+    g = study("convnet_scores")
+    assert g.base() == "paper design" and g.point("paper design", 0) == g.config(0)
+    assert g.point("last 2 layers", 1).mask_last == 2 and g.point("control", 0).arch == "mlp"
+    for changes, words in [
+        ({"grid": {"a": {}, "b": {"mask_lats": 2}}}, "unknown setting"),
+        ({"grid": {"a": {"mask_last": 9}}}, "mask_last"),
+        ({"grid": {"a": {"mask_last": 2}}}, "exactly one point"),
+        ({"grid": {}}, "at least one"),
+        ({"planted": 1.0}, "planted"),
+        ({"control": {"arch": "mlp", "mask_last": 2}}, "mask_last"),
+    ]:
+        with pytest.raises(MemlibError, match=words):
+            study("convnet_scores", **changes)
+
+
+def test_cifar_pages_twins_match_the_grids_point():
+    """The planted-label twin of the CIFAR-10 pages' scoring run is the config of a grid point:
+    the pages are served from the grid page's runs."""
+    from memlib import recipes
+
+    for profile in ("smoke", "cpu"):
+        twin = recipes.pages_setting(profile)
+        g = study("convnet_scores", profile)
+        points = [dataclasses.replace(g.point(n, 0), n_corrupt=twin.n_corrupt) for n in g.grid]
+        assert twin in points, profile
+        for page in ("fig6_informative_difficult", "fig8_gallery_cifar"):  # one setting for all
+            assert recipes.twin_config(study(page, profile), 0) == twin, (page, profile)

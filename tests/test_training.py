@@ -105,3 +105,16 @@ def test_epoch_order_is_a_seeded_permutation_per_epoch():
     assert sorted(a.tolist()) == list(range(50))
     assert torch.equal(a, epoch_order(3, 1, 50))  # a function of (seed, epoch) only
     assert not torch.equal(a, epoch_order(3, 2, 50)) and not torch.equal(a, epoch_order(4, 1, 50))
+
+
+def test_augmentation_is_seeded_and_changes_the_run(tiny_npz):
+    data = load_dataset(f"npz:{tiny_npz}")
+
+    def run(augment: bool, order_seed: int = 0):
+        model = build_model("mlp", (1, 8, 8), 4, hidden=16, turnover=True, mask_seed=0, init_seed=0)
+        sched = Schedule(lr=0.1, epochs=2, batch_size=32, augment=augment)
+        return train(model, data, sched, order_seed=order_seed, progress=False).epoch_scores
+
+    a = run(True)
+    np.testing.assert_array_equal(a, run(True))  # the same seed: the same crops and flips
+    assert not np.allclose(a, run(False)) and not np.allclose(a, run(True, order_seed=1))

@@ -18,6 +18,7 @@ The functions read the runs' ``history``, ``table`` and ``epoch_scores`` only, s
 drive every rule through every outcome with small synthetic runs.
 """
 
+from .convnet import convnet_scores, grid_table, select_setting
 from .core import (
     ADMONITION,
     FAILS,
@@ -59,6 +60,7 @@ CLAIMS = {
         fig9a_early_convergence,
         fig9b_early_convergence_cct,
         fig10_corruption_levels,
+        convnet_scores,
         fz_ground_truth,
     )
 }
@@ -74,6 +76,8 @@ __all__ = [
     "Claim",
     "Criterion",
     "decide",
+    "grid_table",
+    "select_setting",
     "headline",
     "render_markdown",
     "render_text",

@@ -143,6 +143,29 @@ def informative(scorers) -> Criterion:
     )
 
 
+USABLE_AUC = 0.75  # the planted-label AUC a scoring setting needs before a page relies on it
+
+
+def validated(twins) -> list[Criterion]:
+    """The scoring setting ranks planted random labels first: its planted-label twins (the same
+    setting, a tenth of the labels random; the grid page's runs) reach an ROC-AUC of at least
+    ``USABLE_AUC`` in every seed. No twins: no such precondition (an empty list)."""
+    if not twins:
+        return []
+    aucs = [stats.roc_auc(r.table.score.to_numpy(), r.table.corrupted.to_numpy()) for r in twins]
+    share = float(np.mean([r.table.corrupted.mean() for r in twins]))
+    return [
+        Criterion(
+            "estimator validated",
+            f"the same scoring setting, with {share:.0%} of the labels replaced by random ones, "
+            f"ranks them first with an ROC-AUC of at least {USABLE_AUC}, in every seed",
+            ms(aucs),
+            lowest(aucs) >= USABLE_AUC,
+            "ours (the conv-net page)",
+        )
+    ]
+
+
 def faster(fast: Sequence[int | None], slow: Sequence[int | None]) -> bool:
     """Every seed's ``fast`` epoch is reached, and before ``slow``'s (never counts as later)."""
     return all(f is not None and (s is None or f < s) for f, s in zip(fast, slow, strict=True))

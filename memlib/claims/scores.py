@@ -14,6 +14,7 @@ from .core import (
     make,
     ms,
     seeds,
+    validated,
 )
 
 # --- Figure 2: the scores ------------------------------------------------------------------------
@@ -134,7 +135,7 @@ def atypicality(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return d
 
 
-def _gallery(runs, images, *, page, figure, dataset) -> Claim:
+def _gallery(runs, images, *, page, figure, dataset, twins=()) -> Claim:
     low, far, miss, unm = [], [], [], []
     dist = atypicality(images, runs[0].table.sort_values("index").label.to_numpy())
     for r in runs:
@@ -186,7 +187,7 @@ def _gallery(runs, images, *, page, figure, dataset) -> Claim:
         f"low {dataset} scores typical, high ones peculiar",
         parts,
         partly=parts[0].passed,
-        preconditions=[informative(runs)],
+        preconditions=[informative(runs), *validated(twins)],
         notes=notes,
         numbers=numbers,
         key=("lowest 1%: label = unmuted = muted", ms(low), "they agree, no number"),
@@ -203,6 +204,10 @@ def fig7_gallery(runs, images) -> Claim:
     return _gallery(runs, images, page="fig7_gallery", figure="Figure 7", dataset="MNIST")
 
 
-def fig8_gallery_cifar(runs, images) -> Claim:
-    """Appendix C, Figure 8 (CIFAR-10): the rule of :func:`fig7_gallery`."""
-    return _gallery(runs, images, page="fig8_gallery_cifar", figure="Figure 8", dataset="CIFAR-10")
+def fig8_gallery_cifar(runs, images, twins=()) -> Claim:
+    """Appendix C, Figure 8 (CIFAR-10): the rule of :func:`fig7_gallery`, and the precondition
+    that the scoring setting is validated on planted labels (``twins``, :func:`core.validated`)."""
+    return _gallery(
+        runs, images, page="fig8_gallery_cifar", figure="Figure 8", dataset="CIFAR-10",
+        twins=twins,
+    )  # fmt: skip

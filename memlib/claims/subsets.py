@@ -16,6 +16,7 @@ from .core import (
     ms,
     reach_epochs,
     reach_numbers,
+    validated,
 )
 
 # --- Figures 5 and 6: easy and difficult subsets by score ----------------------------------------
@@ -44,7 +45,9 @@ def _partition(r, ctl) -> dict:
     return out
 
 
-def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool) -> Claim:
+def _easy_difficult(
+    runs, controls, scorers, *, page, figure, control_part: bool, twins=()
+) -> Claim:
     # Long by design: one claim, read top to bottom (its numbers, then each criterion
     # in the docstring's order); splitting it would scatter the rules it states.
     ctl = list(controls) or [None] * len(runs)
@@ -124,7 +127,7 @@ def _easy_difficult(runs, controls, scorers, *, page, figure, control_part: bool
         "easy and difficult learnt simultaneously, easy faster",
         parts,
         partly=bool(parts[0].passed and any(p.passed for p in parts[1:])),
-        preconditions=[informative(scorers)],
+        preconditions=[informative(scorers), *validated(twins)],
         numbers=numbers,
         key=(*key, "no number"),
     )
@@ -147,10 +150,11 @@ def fig5ab_easy_difficult(runs, controls, scorers) -> Claim:
     )
 
 
-def fig5cd_easy_difficult_cifar(runs, scorers, controls=()) -> Claim:
+def fig5cd_easy_difficult_cifar(runs, scorers, controls=(), twins=()) -> Claim:
     """§3.3, Figure 5(c,d), CIFAR-10: parts (1), (2) and (4) of :func:`fig5ab_easy_difficult`
     (the paper draws no control here; without one, (2) cannot be measured). Partly: (1) and one
-    other. Precondition: the scoring runs' estimator is informative."""
+    other. Preconditions: the scoring runs' estimator is informative, and validated on planted
+    labels (``twins``, :func:`core.validated`)."""
     return _easy_difficult(
         runs,
         controls,
@@ -158,15 +162,16 @@ def fig5cd_easy_difficult_cifar(runs, scorers, controls=()) -> Claim:
         page="fig5cd_easy_difficult_cifar",
         figure="Figure 5(c,d)",
         control_part=False,
+        twins=twins,
     )
 
 
-def fig6_informative_difficult(on_easy, on_difficult, scorers) -> Claim:
+def fig6_informative_difficult(on_easy, on_difficult, scorers, twins=()) -> Claim:
     """§3.3, Figure 6: training on the difficult subset helps the held-out easy subset, not the
     reverse. Holds: training on difficult raises easy by at least 10 points and by at least
     twice what training on easy gives difficult, every seed; partly: the transfer to easy is
-    the larger in every seed. Preconditions: the estimator is informative, and the subset
-    trained on is fitted (90%) in every run."""
+    the larger in every seed. Preconditions: the estimator is informative and validated on
+    planted labels (``twins``), and the subset trained on is fitted (90%) in every run."""
     # Long by design: one claim, read top to bottom (its numbers, then each criterion
     # in the docstring's order); splitting it would scatter the rules it states.
 
@@ -224,7 +229,7 @@ def fig6_informative_difficult(on_easy, on_difficult, scorers) -> Claim:
         "difficult examples inform easy ones, not the reverse",
         parts,
         partly=parts[1].passed,
-        preconditions=[informative(scorers), fitted],
+        preconditions=[informative(scorers), *validated(twins), fitted],
         numbers=numbers,
         key=(
             "transfer to easy − to difficult (points)",
