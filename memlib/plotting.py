@@ -181,7 +181,7 @@ def grid_figure(table: pd.DataFrame, works: float, usable: float, chance: float)
         label = names_.get(col, col)
         ax2.scatter(first[col], range(len(names)), color=color, marker=marker, s=30, label=label)
     ax2.axvline(chance, color="tab:gray", ls=":", lw=1)
-    ax2.set(xlabel="accuracy (first seed)", xlim=(0, 1.02))
+    ax2.set(xlabel="accuracy (first seed)", xlim=(0, 1.02), xticks=[0.25, 0.5, 0.75, 1.0])
     fig.legend(*ax2.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=11)
     return fig
 
