@@ -234,9 +234,7 @@ class GridStudy(Study):
     def point(self, name: str, seed: int) -> RunConfig:
         """The run of a grid point (``control``: the MLP control) and seed, before the labels
         are planted (:func:`recipes.grid_run` plants them)."""
-        changes = self.control if name == "control" else self.grid[name]
-        changes = {k: tuple(v) if isinstance(v, list) else v for k, v in changes.items()}
-        return self.config(seed, **changes)
+        return self.config(seed, **(self.control if name == "control" else self.grid[name]))
 
 
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.

@@ -141,9 +141,13 @@ def corruption_dynamics(p: CorruptionStudy, seed: int, level: float) -> Dynamics
 def grid_run(g: GridStudy, name: str, seed: int) -> ScoreRun:
     """A grid point's scoring run (``control``: the MLP control), with ``g.planted`` of its
     training examples given a random label: the planted labels an estimator must rank first."""
-    cfg = g.point(name, seed)
+    return score_run(_planted(g.point(name, seed), g.planted), profile=g.profile)
+
+
+def _planted(cfg, share: float):
+    """``cfg`` with a random label on ``share`` of its training examples."""
     n = cfg.n_train or run_data(cfg, device=None).n_train
-    return score_run(dataclasses.replace(cfg, n_corrupt=round(g.planted * n)), profile=g.profile)
+    return dataclasses.replace(cfg, n_corrupt=round(share * n))
 
 
 def grid_runs(g: GridStudy) -> tuple[dict[str, list[ScoreRun]], list[ScoreRun]]:
@@ -152,7 +156,7 @@ def grid_runs(g: GridStudy) -> tuple[dict[str, list[ScoreRun]], list[ScoreRun]]:
     (``claims.select_setting``) with the other seeds. Returns (point -> runs, control runs)."""
     points = {name: [grid_run(g, name, g.seeds[0])] for name in g.grid}
     control = [grid_run(g, "control", s) for s in g.seeds]
-    chance = 1 / run_data(points[g.base()][0].config, device=None).n_classes
+    chance = 1 / claims.core.n_classes(points[g.base()])
     choice, _ = claims.select_setting(claims.grid_table(points), chance)
     for name in dict.fromkeys(n for n in (g.base(), choice) if n is not None):
         points[name] += [grid_run(g, name, s) for s in g.seeds[1:]]
@@ -164,9 +168,7 @@ def twin_config(p: Study, seed: int):
     labels, evaluation and probe of the grid page (``convnet_scores`` of the same profile)."""
     g = params_for("convnet_scores", load_profile(p.profile)["convnet_scores"])
     base = g.config(seed)
-    cfg = p.config(seed, eval_every=base.eval_every, probe=base.probe)
-    n = cfg.n_train or run_data(cfg, device=None).n_train
-    return dataclasses.replace(cfg, n_corrupt=round(g.planted * n))
+    return _planted(p.config(seed, eval_every=base.eval_every, probe=base.probe), g.planted)
 
 
 def planted_twins(p: Study) -> list[ScoreRun]:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from .core import USABLE_AUC, Claim, Criterion, make, ms, n_classes
+from .core import USABLE_AUC, Claim, Criterion, make, ms, n_classes, planted_auc
 
 WORKS_AUC = 0.85  # an estimator that works ranks planted random labels first this well
 CONTROL_AUC = 0.95  # the MNIST MLP control: where the estimator is known to work
@@ -30,7 +29,7 @@ def grid_table(points: dict[str, list]) -> pd.DataFrame:
                 {
                     "point": name,
                     "seed": c.init_seed,
-                    "auc": stats.roc_auc(t.score.to_numpy(), t.corrupted.to_numpy()),
+                    "auc": planted_auc(r),
                     "muted": float(h.muted_acc),
                     "unmuted": float(h.unmuted_acc),
                     "test": float(h.test_acc),
@@ -46,11 +45,11 @@ def grid_table(points: dict[str, list]) -> pd.DataFrame:
 
 def select_setting(table: pd.DataFrame, chance: float) -> tuple[str | None, str]:
     """The setting the CIFAR-10 pages use, by the rule stated before the grid ran: among the
-    points without a lookup (blank probe within ``NEAR_CHANCE`` of ``chance`` in every seed),
-    the cheapest whose mean AUC is at least ``WORKS_AUC`` (ties: the higher AUC); if none, the
-    one with the highest mean AUC, provided it is at least ``USABLE_AUC``. Without a lookup: both
-    lookup arms of the probe (blank and other class) within ``NEAR_CHANCE`` of ``chance`` in
-    every seed. Returns (point, tier): tier "works", "usable", or (None, "none")."""
+    points without a lookup (both lookup arms of the probe, blank and other class, within
+    ``NEAR_CHANCE`` of ``chance`` in every seed), the cheapest whose mean AUC is at least
+    ``WORKS_AUC`` (ties: the higher AUC); if none, the one with the highest mean AUC, provided
+    it is at least ``USABLE_AUC``. Returns (point, tier): tier "works", "usable", or
+    (None, "none")."""
     g = table.groupby("point", sort=False).agg(
         auc=("auc", "mean"), lookup=("lookup", "max"), cost=("cost", "first")
     )
@@ -126,7 +125,7 @@ def convnet_scores(points: dict[str, list], control: list, base: str, used=None)
         )
     ]
     if used is not None and choice:
-        same = _planted_config(points[choice][0]) == _planted_config_of(used)
+        same = _setting(points[choice][0].config) == _setting(used)
         notes.append(
             Criterion(
                 "the CIFAR-10 pages use it",
@@ -166,11 +165,7 @@ def _by_point(table: pd.DataFrame) -> pd.DataFrame:
     return first.assign(auc_all=auc).reset_index()
 
 
-def _planted_config(run):
-    return _planted_config_of(run.config)
-
-
-def _planted_config_of(cfg):
+def _setting(cfg):
     """A run's config, as the pages compare settings: every field but the seeds'."""
     d = dict(vars(cfg))
     for k in ("mask_seed", "corrupt_seed", "init_seed", "order_seed", "device"):

@@ -146,13 +146,19 @@ def informative(scorers) -> Criterion:
 USABLE_AUC = 0.75  # the planted-label AUC a scoring setting needs before a page relies on it
 
 
+def planted_auc(run) -> float:
+    """The ROC-AUC of a scoring run's scores for its corrupted (planted) labels."""
+    t = run.table
+    return stats.roc_auc(t.score.to_numpy(), t.corrupted.to_numpy())
+
+
 def validated(twins) -> list[Criterion]:
     """The scoring setting ranks planted random labels first: its planted-label twins (the same
     setting, a tenth of the labels random; the grid page's runs) reach an ROC-AUC of at least
     ``USABLE_AUC`` in every seed. No twins: no such precondition (an empty list)."""
     if not twins:
         return []
-    aucs = [stats.roc_auc(r.table.score.to_numpy(), r.table.corrupted.to_numpy()) for r in twins]
+    aucs = [planted_auc(r) for r in twins]
     share = float(np.mean([r.table.corrupted.mean() for r in twins]))
     return [
         Criterion(
