@@ -61,6 +61,8 @@ def measured_design(cfg, folder: Path | None = None) -> dict | None:
 def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
     """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds
     (``short``: in a few characters each, for the claims table)."""
+    if hasattr(p, "datasets"):
+        return _localization_scale(p, seeds, short)
     cfg = p.config(p.seeds[0])
     name, total = _DATA.get(cfg.dataset, (cfg.dataset, 0))
     n = cfg.n_train or total
@@ -89,6 +91,22 @@ def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
         if hasattr(p, "n_models"):
             k = p.n_models
             out["seeds"] += f", {k} models" if short else f", {k} ground-truth models"
+    return out
+
+
+def _localization_scale(p, seeds: bool, short: bool) -> dict[str, str]:
+    """:func:`scale` of the Maini chapter's pages: several datasets, one ResNet-9 recipe."""
+    sizes = []
+    for d in p.datasets:
+        name, total = _DATA.get(d, (d, 0))
+        n = p.n_train or total
+        sizes.append(f"{n:,} {name}" if n else name)
+    width = _FRACTION.get(p.width, p.width)
+    model = "ResNet-9" + ("" if p.width == 1 else (f" ×{width}" if short else f" at {width} width"))
+    out = {"data": ", ".join(sizes) + f", {p.noise:.0%} noise", "model": model,
+           "epochs": f"{p.epochs} {'ep' if short else 'epochs'}"}  # fmt: skip
+    if seeds:
+        out["seeds"] = seed_count(p.seeds) + ("" if short else f" ({p.datasets[0]})")
     return out
 
 

@@ -237,8 +237,78 @@ class GridStudy(Study):
         return self.config(seed, **(self.control if name == "control" else self.grid[name]))
 
 
+@dataclass(frozen=True, kw_only=True)
+class LocalizationStudy:
+    """Maini et al. (2023): ResNet-9s trained with label noise, and the analyses of where they
+    memorize. One set of values serves the chapter's four pages, which share their models."""
+
+    profile: str  # the profile these values come from (smoke, cpu or paper)
+    datasets: list[str]  # datasets trained; the first is the main one (CIFAR-10)
+    seeds: list[int]  # seeds of the main dataset; the others run the first seed only
+    n_train: int  # random training subset of this size; 0 = all examples
+    noise: float  # share of training labels redrawn to another class
+    width: float  # ResNet-9 channel multiplier (1.0: 64 to 256 channels)
+    epochs: int  # training epochs
+    peak_epoch: int  # epoch of the one-cycle schedule's peak lr
+    lr: float  # peak learning rate
+    batch_size: int  # mini-batch size
+    bf16: bool  # bf16 autocast
+    channels_last: bool  # NHWC memory format
+    n_eval_clean: int  # clean training examples evaluated (with every noisy one)
+    n_eval_test: int  # test examples evaluated
+    rewind_epochs: list[int]  # epochs a layer is rewound to (0: initialization)
+    rewind_datasets: list[str]  # datasets whose models are rewound (main: every seed)
+    retrain_epochs: int  # epochs of layer retraining on clean examples
+    retrain_peak: int  # epoch of the retraining schedule's peak lr
+    retrain_datasets: list[str]  # datasets whose models are retrained (first seed)
+    n_per_group: int  # noisy and clean examples whose prediction is flipped by removal
+    n_ref: int  # reference examples whose loss the removal keeps
+    n_noise: int  # Gaussian perturbations averaged per step
+    sigma: float  # their standard deviation (standardized pixels)
+    max_steps: int  # units removed at most before an example counts as never flipped
+    n_rest: int  # other training examples whose accuracy is measured after removal
+    forget_epochs: int  # epochs on the second split, for forgetting time
+    n_second: int  # test images forming the second split
+
+    def __post_init__(self):
+        check_types(self)
+        if self.profile not in PROFILES:
+            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
+        if not self.seeds or not self.datasets:
+            raise MemlibError("bad parameters: give at least one dataset and one seed")
+        for name in ("rewind_datasets", "retrain_datasets"):
+            extra = set(getattr(self, name)) - set(self.datasets)
+            if extra:
+                raise MemlibError(f"bad parameter {name}: {sorted(extra)} are not trained")
+        if any(not 0 <= t <= self.epochs for t in self.rewind_epochs):
+            raise MemlibError(f"bad parameter rewind_epochs: epochs in 0..{self.epochs}")
+        if not 0 < self.retrain_peak < self.retrain_epochs:
+            raise MemlibError("bad parameters: need 0 < retrain_peak < retrain_epochs")
+        for name in ("n_per_group", "n_ref", "n_noise", "max_steps", "n_rest", "n_second",
+                     "n_eval_clean", "n_eval_test"):  # fmt: skip
+            if getattr(self, name) < 1:
+                raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 1")
+        if self.forget_epochs < 2:
+            raise MemlibError(f"bad parameter forget_epochs={self.forget_epochs}: must be >= 2")
+        for d in self.datasets:
+            self.config(d, self.seeds[0])  # validates the recipe now, before any work
+
+    def config(self, dataset: str, seed: int):
+        """The ``LocalizeConfig`` of one model."""
+        from .localization import LocalizeConfig
+
+        names = ("n_train", "noise", "width", "epochs", "peak_epoch", "lr", "batch_size", "bf16",
+                 "channels_last")  # fmt: skip
+        return LocalizeConfig(dataset=dataset, **{k: getattr(self, k) for k in names}).with_seed(seed)
+
+    def runs(self) -> list[tuple[str, int]]:
+        """(dataset, seed) of every model: the main dataset under every seed, the others once."""
+        main, *rest = self.datasets
+        return [(main, s) for s in self.seeds] + [(d, self.seeds[0]) for d in rest]
+
+
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
-NOTEBOOKS: dict[str, type[Study]] = {
+NOTEBOOKS: dict[str, type] = {
     "fig2a_long_tail": ScoreStudy,
     "fig2b_random_labels": ScoreStudy,
     "fig3_random_label_dynamics": DynamicsStudy,
@@ -253,6 +323,10 @@ NOTEBOOKS: dict[str, type[Study]] = {
     "fig10_corruption_levels": CorruptionStudy,
     "convnet_scores": GridStudy,
     "fz_ground_truth": GroundTruthStudy,
+    "maini_gradients": LocalizationStudy,
+    "maini_rewinding": LocalizationStudy,
+    "maini_retraining": LocalizationStudy,
+    "maini_neurons": LocalizationStudy,
 }
 
 

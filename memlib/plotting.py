@@ -213,3 +213,106 @@ def probe_curves(histories: dict[str, list[pd.DataFrame]], arms: dict[str, str],
     else:
         fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=11)
     return fig
+
+
+# --- Maini et al. (2023) ----------------------------------------------------------------------
+
+
+def _layer_labels(ax, layers, axis: str = "x") -> None:
+    short = [name.replace("conv", "c") for name in layers]
+    getattr(ax, f"set_{axis}ticks")(range(len(layers)))
+    getattr(ax, f"set_{axis}ticklabels")(short)
+
+
+def gradient_accounting(g: pd.DataFrame, window: tuple[int, int]) -> plt.Figure:
+    """Figures 1-2: per layer, the clean, noisy and total contributions (mean over epochs), and
+    the cosine between the clean and the noisy gradient per layer and epoch. ``g``: one row per
+    (epoch, layer), seeds averaged."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=size(2, height=3.6),
+                                   gridspec_kw={"width_ratios": [1, 1.3]})  # fmt: skip
+    layers = list(dict.fromkeys(g.layer))
+    m = g.groupby("layer", sort=False)[["grad_clean", "grad_noisy", "grad_total"]].mean()
+    x = np.arange(len(layers))
+    for i, (col, name, color) in enumerate([("grad_clean", "clean", PALETTE["clean"]),
+                                            ("grad_noisy", "noisy", PALETTE["corrupted"]),
+                                            ("grad_total", "total", "grey")]):  # fmt: skip
+        ax1.bar(x + (i - 1) * 0.27, m.loc[layers, col], 0.27, color=color, label=name)
+    _layer_labels(ax1, layers)
+    ax1.set_ylabel("‖summed gradient‖ / √params")
+    ax1.set_title("contribution (mean over epochs)")
+    ax1.legend(fontsize=11)
+    cos = g.pivot(index="layer", columns="epoch", values="grad_cos").loc[layers]
+    im = ax2.imshow(cos.to_numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                    extent=(cos.columns.min() - 0.5, cos.columns.max() + 0.5, len(layers) - 0.5, -0.5))  # fmt: skip
+    _layer_labels(ax2, layers, "y")
+    for e in window:
+        ax2.axvline(e, color="black", lw=1, ls=":")
+    ax2.set_xlabel("epoch")
+    ax2.set_title("cosine(clean, noisy)")
+    fig.colorbar(im, ax=ax2, fraction=0.05)
+    return fig
+
+
+def rewind_figure(grid: pd.DataFrame) -> plt.Figure:
+    """Figure 3: the learning curves of the clean and noisy examples, and their accuracy after
+    rewinding each layer to each epoch (seeds averaged)."""
+    fig, axes = plt.subplots(1, 3, figsize=size(2, height=3.4),
+                             gridspec_kw={"width_ratios": [1.1, 1, 1]})  # fmt: skip
+    curve = grid[grid.layer == "none"]
+    for col, name in (("clean_acc", "clean"), ("noisy_acc", "noisy"), ("test_acc", "test")):
+        axes[0].plot(curve.epoch, curve[col], color=PALETTE.get(name, "grey"), label=name)
+    axes[0].set_xlabel("epoch")
+    axes[0].set_ylabel("accuracy")
+    axes[0].set_title("training")
+    axes[0].legend(fontsize=11)
+    g = grid[grid.layer != "none"]
+    layers = list(dict.fromkeys(g.layer))
+    for ax, col, name in ((axes[1], "clean_acc", "clean, rewound"), (axes[2], "noisy_acc", "noisy, rewound")):
+        t = g.pivot(index="layer", columns="epoch", values=col).loc[layers]
+        sns.heatmap(t, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=ax is axes[2], annot=False)
+        ax.set_yticks(np.arange(len(layers)) + 0.5)
+        ax.set_yticklabels([n.replace("conv", "c") for n in layers], rotation=0)
+        ax.set_title(name)
+        ax.set_xlabel("rewound to epoch")
+        ax.set_ylabel("")
+    return fig
+
+
+def retrain_figure(tables: dict[str, pd.DataFrame]) -> plt.Figure:
+    """Figure 4: the noisy examples' accuracy (against their redrawn labels) while each layer
+    is retrained on clean examples only, one panel per dataset."""
+    fig, axes = plt.subplots(1, len(tables), figsize=size(2, height=3.4), sharey=True, squeeze=False)
+    colors = plt.cm.viridis(np.linspace(0, 0.9, 9))
+    for ax, (name, t) in zip(axes[0], tables.items()):
+        for color, (layer, g) in zip(colors, t.groupby("layer", sort=False)):
+            ax.plot(g.epoch, g.noisy_acc, color=color, label=layer.replace("conv", "c"))
+        ax.set_title(name)
+        ax.set_xlabel("retraining epoch")
+    axes[0][0].set_ylabel("noisy accuracy")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=9,
+               fontsize=11, handlelength=1)  # fmt: skip
+    return fig
+
+
+def removal_figure(removal: pd.DataFrame, layers, max_steps: int) -> plt.Figure:
+    """Figure 5: units zeroed to flip each example, the accuracy lost on the rest of the
+    training set, and the layers of the units (share of all zeroed), noisy against clean."""
+    fig, axes = plt.subplots(1, 3, figsize=size(2, height=3.4))
+    n = removal.n.where(removal.flipped, max_steps + 1)
+    groups = {"noisy": removal.corrupted, "clean": ~removal.corrupted}
+    bins = np.arange(0, n.max() + 2) - 0.5 if n.max() < 40 else 30
+    for name, m in groups.items():
+        color = PALETTE["corrupted" if name == "noisy" else "clean"]
+        axes[0].hist(n[m], bins=bins, alpha=0.6, color=color, label=name)
+        drop = removal.rest_before[m] - removal.rest_after[m]
+        axes[1].hist(drop, bins=15, alpha=0.6, color=color, label=name)
+        share = removal.loc[m, list(layers)].sum() / max(1, removal.loc[m, list(layers)].to_numpy().sum())
+        axes[2].plot(range(len(layers)), share.to_numpy(), marker="o", color=color, label=name)
+    axes[0].set_xlabel("units zeroed to flip")
+    axes[0].set_ylabel("examples")
+    axes[0].legend(fontsize=11)
+    axes[1].set_xlabel("accuracy lost, rest")
+    _layer_labels(axes[2], list(layers))
+    axes[2].set_ylabel("share of units")
+    axes[2].tick_params(axis="x", labelsize=10)
+    return fig

@@ -212,3 +212,54 @@ def extremes(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     low, high = np.zeros(len(order), bool), np.zeros(len(order), bool)
     low[order[:k]], high[order[len(order) - k :]] = True, True
     return low, high
+
+
+# --- Maini et al. (2023): the chapter's models and analyses -----------------------------------
+
+
+def localization_runs(p) -> dict:
+    """(dataset, seed) -> the cached ResNet-9 trajectory of every model of the chapter."""
+    from .localization import trajectory
+
+    return {(d, s): trajectory(p.config(d, s), profile=p.profile) for d, s in p.runs()}
+
+
+def rewinding(p, trajs: dict) -> dict:
+    """(dataset, seed) -> the rewinding grid of the models of ``p.rewind_datasets``."""
+    from .localization import studies
+
+    return {k: studies.rewinding(t, p.rewind_epochs, p.n_eval_clean, p.n_eval_test)
+            for k, t in trajs.items() if k[0] in p.rewind_datasets}  # fmt: skip
+
+
+def retraining(p, trajs: dict) -> dict:
+    """(dataset, seed) -> layer retraining of the first seed's models of ``p.retrain_datasets``."""
+    from .localization import studies
+    from .localization.layers import Retraining
+
+    r = Retraining(epochs=p.retrain_epochs, peak_epoch=p.retrain_peak, lr=p.lr,
+                   batch_size=p.batch_size, bf16=p.bf16)  # fmt: skip
+    return {k: studies.retraining(t, r, p.n_eval_clean, p.n_eval_test) for k, t in trajs.items()
+            if k[0] in p.retrain_datasets and k[1] == p.seeds[0]}  # fmt: skip
+
+
+def removal(p, traj):
+    """Greedy neuron removal on one model, with the profile's settings."""
+    from .localization import studies
+
+    return studies.removal(traj, p.n_per_group, n_ref=p.n_ref, n_noise=p.n_noise,
+                           sigma=p.sigma, max_steps=p.max_steps, n_rest=p.n_rest)  # fmt: skip
+
+
+def detection_baselines(p, traj) -> tuple[dict[str, np.ndarray], object]:
+    """The two baselines that flag mislabelled examples, as scores over every training example
+    (higher: more likely mislabelled): learning time, and minus the second-split forgetting
+    time; with the forgetting run (for its provenance)."""
+    from .localization import studies
+
+    forget = studies.forgetting_time(traj, p.forget_epochs, p.n_second)
+    scores = {
+        "learning time": studies.learning_time(traj.arrays["correct"]).astype(float),
+        "forgetting time": -forget.table.forgetting_time.to_numpy(float),
+    }
+    return scores, forget

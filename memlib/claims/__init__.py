@@ -41,6 +41,7 @@ from .dynamics import (
     fig10_corruption_levels,
 )
 from .groundtruth import fz_ground_truth
+from .localization import maini_gradients, maini_neurons, maini_retraining, maini_rewinding
 from .scores import fig2a_long_tail, fig2b_random_labels, fig7_gallery, fig8_gallery_cifar
 from .subsets import fig5ab_easy_difficult, fig5cd_easy_difficult_cifar, fig6_informative_difficult
 
@@ -62,6 +63,10 @@ CLAIMS = {
         fig10_corruption_levels,
         convnet_scores,
         fz_ground_truth,
+        maini_gradients,
+        maini_rewinding,
+        maini_retraining,
+        maini_neurons,
     )
 }
 
