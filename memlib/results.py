@@ -30,7 +30,8 @@ import pandas as pd
 # Modules that do not change what a cached run computes: presentation, the notebooks'
 # parameters, and the analysis and subset choices whose every input (config, subset masks) is
 # already part of the cache key. Editing them keeps the cache valid; so does editing a comment or
-# a docstring anywhere. Subpackages (memlib/claims/) judge results and are never hashed.
+# a docstring anywhere. Subpackages are not hashed here: memlib/claims/ judges results, and
+# memlib/localization/ keys its own results by its own code version on top of this one.
 OUTSIDE_CODE_VERSION = frozenset(
     {
         "agreement.py",
