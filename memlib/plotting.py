@@ -259,8 +259,9 @@ def rewind_figure(grid: pd.DataFrame) -> plt.Figure:
     fig, axes = plt.subplots(1, 3, figsize=size(2, height=3.4),
                              gridspec_kw={"width_ratios": [1.1, 1, 1]})  # fmt: skip
     curve = grid[grid.layer == "none"]
-    for col, name in (("clean_acc", "clean"), ("noisy_acc", "noisy"), ("test_acc", "test")):
-        axes[0].plot(curve.epoch, curve[col], color=PALETTE.get(name, "grey"), label=name)
+    for col, name, color in (("clean_acc", "clean", PALETTE["clean"]),
+                             ("noisy_acc", "noisy", PALETTE["corrupted"]), ("test_acc", "test", "grey")):  # fmt: skip
+        axes[0].plot(curve.epoch, curve[col], color=color, label=name)
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("accuracy")
     axes[0].set_title("training")
