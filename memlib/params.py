@@ -59,6 +59,15 @@ class RunSettings:
 _RUN = tuple(f.name for f in dataclasses.fields(RunSettings))
 
 
+def check_study(p) -> None:
+    """What every page's parameters must have: their types, a known profile, a seed."""
+    check_types(p)
+    if p.profile not in PROFILES:
+        raise MemlibError(f"bad parameter profile={p.profile!r}: one of {PROFILES}")
+    if not p.seeds:
+        raise MemlibError("bad parameter seeds=[]: give at least one seed")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Study(RunSettings):
     """What every page's parameters share: the profile they come from, and the seeds."""
@@ -67,11 +76,7 @@ class Study(RunSettings):
     seeds: list[int]  # one run (or one set of runs) per seed
 
     def __post_init__(self):
-        check_types(self)
-        if self.profile not in PROFILES:
-            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
-        if not self.seeds:
-            raise MemlibError("bad parameter seeds=[]: give at least one seed")
+        check_study(self)
         self.config(self.seeds[0])  # validates the run settings now, before any work
 
     def config(self, seed: int, **changes) -> RunConfig:
@@ -271,11 +276,9 @@ class LocalizationStudy:
     n_second: int  # test images forming the second split
 
     def __post_init__(self):
-        check_types(self)
-        if self.profile not in PROFILES:
-            raise MemlibError(f"bad parameter profile={self.profile!r}: one of {PROFILES}")
-        if not self.seeds or not self.datasets:
-            raise MemlibError("bad parameters: give at least one dataset and one seed")
+        check_study(self)
+        if not self.datasets:
+            raise MemlibError("bad parameter datasets=[]: give at least one dataset")
         for name in ("rewind_datasets", "retrain_datasets"):
             extra = set(getattr(self, name)) - set(self.datasets)
             if extra:

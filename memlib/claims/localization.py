@@ -25,11 +25,6 @@ DETECTS = 0.8  # ROC-AUC of "units needed" for mislabelled examples (the paper: 
 
 
 
-def _any(parts) -> bool:
-    """The chapter's rule for a partial result: some part holds."""
-    return any(c.passed for c in parts)
-
-
 def memorized(trajs: dict) -> Criterion:
     """Every model predicts the redrawn labels of at least MEMORIZED of its noisy examples."""
     acc = {k: float(t.history["noisy_acc"].iloc[-1]) for k, t in trajs.items()}
@@ -98,7 +93,7 @@ def maini_gradients(trajs: dict) -> Claim:
         for (d, layer), r in summ.iterrows()
     }
     return make("maini_gradients", "Figures 1-2", "noisy examples pull every layer, against "
-                "the clean ones", parts, partly=_any(parts), preconditions=[memorized(trajs)],
+                "the clean ones", parts, partly=any(c.passed for c in parts), preconditions=[memorized(trajs)],
                 numbers=numbers,
                 key=(f"cosine, epochs {lo}-{hi}", f"{m.cos_window.mean():.2f}", "< -0.75"))  # fmt: skip
 
@@ -119,14 +114,12 @@ def maini_rewinding(grids: dict, trajs: dict) -> Claim:
 
     Partly: one of the two."""
     by_data: dict[str, list] = {}
-    for (d, s), g in grids.items():
-        final = g[g.layer == "none"].iloc[-1]
-        by_data.setdefault(d, []).append(g.assign(seed=s, final_clean=final.clean_acc))
+    for (d, _), g in grids.items():
+        by_data.setdefault(d, []).append(g)
     parts, numbers, main = [], {}, next(iter(grids))[0]
     for d, gs in by_data.items():
         g = pd.concat(gs).groupby(["layer", "epoch"], sort=False).mean(numeric_only=True).reset_index()
-        final = {"clean_acc": g.final_clean.iloc[0]}
-        hit = localizing(g, final)
+        hit = localizing(g, g[g.layer == "none"].iloc[-1])  # the final model, seeds averaged
         cells = [f"{r.layer} to epoch {r.epoch}" for r in hit.itertuples()]
         where = ", ".join(cells[:4]) + (f" and {len(cells) - 4} more" if len(cells) > 4 else "")
         where = where or "none"
@@ -141,7 +134,7 @@ def maini_rewinding(grids: dict, trajs: dict) -> Claim:
     crits = [crit(f"not localized in one layer ({main})", [p for p in parts if p[0] == main])]
     crits += [crit("not localized, other datasets", others)] if others else []
     return make("maini_rewinding", "Figure 3", "no single layer holds the memorization",
-                crits, partly=_any(crits), preconditions=[memorized(trajs)], numbers=numbers,
+                crits, partly=any(c.passed for c in crits), preconditions=[memorized(trajs)], numbers=numbers,
                 key=("layers localizing it", numbers.get(main, "-"), "none"))  # fmt: skip
 
 
@@ -178,7 +171,7 @@ def maini_retraining(tables: dict, trajs: dict) -> Claim:
                f"{r.clean_end:.2f}; test {r.test_end:.2f}" for (d, layer), r in summ.iterrows()}  # fmt: skip
     main = summ.loc[next(iter(tables))[0]]
     return make("maini_retraining", "Figure 4", "most layers are redundant for memorization",
-                parts, partly=_any(parts), preconditions=[memorized(trajs)], numbers=numbers,
+                parts, partly=any(c.passed for c in parts), preconditions=[memorized(trajs)], numbers=numbers,
                 key=("layers redundant", f"{int((main.noisy_max >= REDUNDANT).sum())} of "
                      f"{len(main)}", "most"))  # fmt: skip
 
@@ -224,5 +217,5 @@ def maini_neurons(removal: pd.DataFrame, baselines: dict[str, np.ndarray], trajs
         "neurons AUC": f"{auc:.3f}",
     } | {f"{k} AUC": f"{stats.roc_auc(v, noisy):.3f}" for k, v in baselines.items()}
     return make("maini_neurons", "Figure 5", "memorized examples flip with fewer neurons",
-                parts, partly=_any(parts), preconditions=[memorized(trajs)], notes=notes,
+                parts, partly=any(c.passed for c in parts), preconditions=[memorized(trajs)], notes=notes,
                 numbers=numbers, key=("neurons AUC", f"{auc:.2f}", "0.89"))  # fmt: skip
