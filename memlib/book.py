@@ -103,6 +103,9 @@ def _localization_scale(p, seeds: bool, short: bool) -> dict[str, str]:
         sizes.append(f"{n:,} {name}" if n else name)
     width = _FRACTION.get(p.width, p.width)
     model = "ResNet-9" + ("" if p.width == 1 else (f" ×{width}" if short else f" at {width} width"))
+    if hasattr(p, "p_gen"):  # the example-tied dropout pages
+        model += (", tied" if short else
+                  f", example-tied dropout (p_gen {p.p_gen:g}, p_mem {p.p_mem:g})")  # fmt: skip
     out = {"data": ", ".join(sizes) + f", {p.noise:.0%} noise", "model": model,
            "epochs": f"{p.epochs} {'ep' if short else 'epochs'}"}  # fmt: skip
     if seeds:

@@ -1,8 +1,10 @@
-"""Command line: ``memlib run``, ``build``, ``score`` and ``fz`` (``python -m memlib``)."""
+"""Command line: ``memlib run``, ``build``, ``score``, ``fz`` and ``localize``
+(``python -m memlib``)."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -90,7 +92,54 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--jobs", type=int, default=1, help="chunks run in parallel (joblib)")
     f.add_argument("--arrays", type=Path, help="also write subsets, seeds, correctness (.npz)")
     f.set_defaults(func=_fz)
+    _localize_command(sub)
     return p
+
+
+def _localize_command(sub) -> None:
+    """``localize``: example-tied dropout on a dataset (Maini et al. 2023, §6.2)."""
+    from .localization import LocalizeConfig
+
+    d = LocalizeConfig()
+    loc = sub.add_parser(
+        "localize",
+        help="find the examples a network memorizes, by example-tied dropout",
+        description="Train a ResNet-9 with example-tied dropout (Maini et al. 2023): every "
+        "example owns a few memorization channels in each convolution block, beside the "
+        "generalization channels all examples share. Then drop the memorization channels and "
+        "write one CSV row per training example: index, label, corrupted, true_label, and the "
+        "prediction and its correctness through the example's own channels (own), through "
+        "every channel (full) and without the memorization channels (drop). An example right "
+        "with them and wrong without was memorized. Cached: rerun to resume. Defaults: the "
+        "paper's recipe, with no label noise.",
+    )
+    loc.add_argument(
+        "--dataset",
+        required=True,
+        help="mnist, fashion-mnist, cifar10, or npz:PATH (x [N,...], y [N])",
+    )
+    loc.add_argument("--n-train", type=int, default=0, help="random training subset (0: all)")
+    loc.add_argument(
+        "--noise", type=float, default=0.0, help="share of labels redrawn to another class (0)"
+    )
+    loc.add_argument("--p-gen", type=float, default=0.4, help="generalization channels (0.4)")
+    loc.add_argument("--p-mem", type=float, default=0.2, help="memorization share (0.2)")
+    loc.add_argument("--width", type=float, default=d.width, help=f"channel multiplier ({d.width})")
+    loc.add_argument("--epochs", type=int, default=d.epochs, help=f"training epochs ({d.epochs})")
+    loc.add_argument(
+        "--peak-epoch", type=int, default=d.peak_epoch, help=f"one-cycle peak ({d.peak_epoch})"
+    )
+    loc.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate ({d.lr})")
+    loc.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help=f"mini-batch ({d.batch_size})"
+    )
+    loc.add_argument("--seed", type=int, default=0, help="seed of masks, labels, init, order (0)")
+    loc.add_argument("--bf16", action="store_true", help="bf16 autocast (fast on AMX and GPUs)")
+    loc.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    loc.add_argument("--device", default=d.device, help="auto (default), cpu, cuda, cuda:N")
+    loc.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    loc.add_argument("--quiet", action="store_true", help="no progress bar")
+    loc.set_defaults(func=_localize)
 
 
 def _notebook_commands(sub) -> None:
@@ -288,6 +337,37 @@ def _fz(args) -> None:
             f"memlib: wrote the {run.k} models' subsets, seeds and correctness to {arrays}",
             file=sys.stderr,
         )
+
+
+def _localize(args) -> None:
+    from .data import load_dataset
+    from .localization import LocalizeConfig
+    from .localization.resnet import WIDTHS
+    from .tied import DropoutConfig, channel_split, tied_run
+
+    out = _writable(args.out)
+    names = ("dataset", "n_train", "noise", "width", "epochs", "peak_epoch", "lr", "batch_size",
+             "bf16", "channels_last", "device")  # fmt: skip
+    cfg = LocalizeConfig(**{k: getattr(args, k) for k in names}).with_seed(args.seed)
+    dcfg = DropoutConfig(p_gen=args.p_gen, p_mem=args.p_mem).with_seed(args.seed)
+    data = load_dataset(cfg.dataset)  # fails now on missing or malformed data
+    cfg.data_config(data.n_train).check_fits(data.n_train)
+    if min(data.input_shape[1:]) < 12:
+        raise MemlibError(
+            f"images of {'x'.join(map(str, data.input_shape[1:]))} pixels are too small for "
+            "ResNet-9, which needs at least 12x12"
+        )
+    channel_split(min(max(1, round(c * cfg.width)) for c in WIDTHS), dcfg.p_gen, dcfg.p_mem)
+    run = tied_run(cfg, dcfg, progress=not args.quiet)
+    extra = [f"{k}_{m}" for k in ("pred", "correct") for m in ("drop_paper", "drop_unscaled")]
+    _write_csv(run.table().drop(columns=extra), out)
+    t, acc = run.table(), run.accuracies()
+    test = "" if math.isnan(acc["test_full"]) else (
+        f"; test accuracy {acc['test_full']:.3f} with every channel, {acc['test_drop']:.3f} "
+        "without them")  # fmt: skip
+    lost = int((t.correct_own & ~t.correct_drop).sum())
+    print(f"memlib: {lost} of {len(t)} examples are right through their own channels and wrong "
+          f"without them{test}", file=sys.stderr)  # fmt: skip
 
 
 def _checked(cfg, out: Path) -> Path:

@@ -310,6 +310,61 @@ class LocalizationStudy:
         return [(main, s) for s in self.seeds] + [(d, self.seeds[0]) for d in rest]
 
 
+@dataclass(frozen=True, kw_only=True)
+class TiedStudy(LocalizationStudy):
+    """Maini et al. (2023), §6.2 and §7: ResNet-9s trained with example-tied dropout, on the
+    data and recipe of the chapter's other pages (the values above, one source), the baselines,
+    and what dropping the memorization channels forgets."""
+
+    p_gen: float  # Tables 1 and 3: share of each block's channels that every example uses
+    p_mem: float  # share of the other channels that each example also uses
+    grid: list[list[float]]  # Table 2's cells, [p_gen, p_mem] each (main dataset, first seed)
+    p_drop: float  # Table 3: standard dropout's drop probability
+    keep: float  # Table 3: the sparse network's share of kept weights
+    scorers: dict[str, str]  # forgotten examples: dataset -> the page whose recipe scores it
+    fz_dataset: str  # forgotten examples: the dataset also given Feldman-Zhang estimates
+    fz_models: int  # their number of models (recipe: the ground-truth page's)
+    n_gallery: int  # forgotten examples shown per dataset
+
+    def __post_init__(self):
+        super().__post_init__()
+        from .tied import DropoutConfig
+
+        if not self.grid or any(len(cell) != 2 for cell in self.grid):
+            raise MemlibError(
+                f"bad parameter grid={self.grid}: [p_gen, p_mem] pairs, e.g. [[0.4, 0.2]]"
+            )
+        for g, m in self.grid:
+            DropoutConfig(p_gen=g, p_mem=m)
+        DropoutConfig(p_gen=self.p_gen, p_mem=self.p_mem, p_drop=self.p_drop, keep=self.keep)
+        extra = set(self.scorers) - set(self.datasets)
+        if extra or self.fz_dataset not in self.scorers:
+            raise MemlibError(
+                f"bad parameters scorers, fz_dataset: {sorted(extra) or self.fz_dataset} "
+                "must be trained datasets with a scorer"
+            )
+        pages = {d: NOTEBOOKS.get(page) for d, page in self.scorers.items()}
+        if not all(cls and issubclass(cls, Study) for cls in pages.values()):
+            raise MemlibError(
+                f"bad parameter scorers={self.scorers}: each must name a turn-over page"
+            )
+        if pages[self.fz_dataset] is not GroundTruthStudy:
+            raise MemlibError(
+                f"bad parameter fz_dataset={self.fz_dataset!r}: its scorer must be the "
+                "ground-truth page (fz_ground_truth), whose recipe the Feldman-Zhang models take"
+            )
+        if self.fz_models < 2 or self.n_gallery < 1:
+            raise MemlibError("bad parameters: need fz_models >= 2 and n_gallery >= 1")
+
+    def dropout(self, seed: int, scheme: str = "tied", **changes):
+        """The ``DropoutConfig`` of one model (``changes``: e.g. another p_gen)."""
+        from .tied import DropoutConfig
+
+        names = ("p_gen", "p_mem", "p_drop", "keep")
+        fields = {k: getattr(self, k) for k in names}
+        return DropoutConfig(scheme=scheme, **(fields | changes)).with_seed(seed)
+
+
 # Notebook name -> its parameters. A notebook not listed here takes no parameters.
 NOTEBOOKS: dict[str, type] = {
     "fig2a_long_tail": ScoreStudy,
@@ -330,6 +385,10 @@ NOTEBOOKS: dict[str, type] = {
     "maini_rewinding": LocalizationStudy,
     "maini_retraining": LocalizationStudy,
     "maini_neurons": LocalizationStudy,
+    "maini_tied_dropout": TiedStudy,
+    "maini_tied_grid": TiedStudy,
+    "maini_tied_baselines": TiedStudy,
+    "maini_forgotten": TiedStudy,
 }
 
 

@@ -317,3 +317,97 @@ def removal_figure(removal: pd.DataFrame, layers, max_steps: int) -> plt.Figure:
     axes[2].set_ylabel("share of units")
     axes[2].tick_params(axis="x", labelsize=10)
     return fig
+
+
+_GROUPS = (("clean", PALETTE["clean"]), ("noisy", PALETTE["corrupted"]), ("test", "grey"))
+
+
+def _group_bars(ax, table: pd.DataFrame, cols: dict[str, str], categories: list[str]) -> None:
+    """Bars of the mean of ``table[cols[group]]`` per category (rows ``table.category``), one
+    colour per group, with every model as a dot."""
+    width = 0.8 / len(_GROUPS)
+    for j, (group, color) in enumerate(_GROUPS):
+        for i, c in enumerate(categories):
+            v = table.loc[table.category == c, cols[group]].to_numpy(float)
+            x = i + (j - 1) * width
+            ax.bar(x, v.mean(), width, color=color, alpha=0.8, label=group if i == 0 else None)
+            if len(v) > 1:
+                ax.plot(np.full(len(v), x), v, "o", color="black", markersize=3)
+    ax.set_xticks(range(len(categories)))
+    ax.set_xticklabels(categories)
+    ax.set_ylim(0, 1.05)
+
+
+def tied_figure(acc: pd.DataFrame, paper: dict) -> plt.Figure:
+    """Table 1: clean, noisy and test accuracy through the examples' own channels (test: every
+    channel) and after dropping the memorization channels, per dataset (bars: seed means, dots:
+    seeds; crosses: the paper's values)."""
+    t = acc.reset_index().rename(columns={"dataset": "category"})
+    names = list(dict.fromkeys(t.category))
+    fig, axes = plt.subplots(1, 2, figsize=size(2, height=3.3), sharey=True)
+    modes = ((0, "before dropping", {"clean": "clean_own", "noisy": "noisy_own",
+                                     "test": "test_full"}),
+             (1, "after dropping", {"clean": "clean_drop", "noisy": "noisy_drop",
+                                    "test": "test_drop"}))  # fmt: skip
+    for k, title, cols in modes:
+        _group_bars(axes[k], t, cols, names)
+        for i, d in enumerate(names):
+            if d in paper:
+                axes[k].plot(i + np.array([-0.27, 0, 0.27]), paper[d][k], "x", color="black",
+                             markersize=7, label="paper" if i == 0 else None)  # fmt: skip
+        axes[k].set_title(title)
+    axes[0].set_ylabel("accuracy")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4)
+    return fig
+
+
+def tied_grid_figure(grid: pd.DataFrame) -> plt.Figure:
+    """Table 2: clean and noisy accuracy after dropping, by p_gen (columns) and p_mem (rows)."""
+    fig, axes = plt.subplots(1, 2, figsize=size(2, height=2.6))
+    for ax, col, name in ((axes[0], "clean_drop", "clean, dropped"),
+                          (axes[1], "noisy_drop", "noisy, dropped")):  # fmt: skip
+        t = grid[col].unstack(level=0)  # rows p_mem, columns p_gen
+        sns.heatmap(t, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f", cbar=False,
+                    annot_kws={"fontsize": 11})  # fmt: skip
+        ax.set_title(name)
+        ax.set_xlabel("p_gen")
+        ax.set_ylabel("p_mem")
+    return fig
+
+
+def baselines_figure(acc: pd.DataFrame) -> plt.Figure:
+    """Table 3: clean, noisy and test accuracy of each method at evaluation (example-tied
+    dropout after dropping its memorization channels)."""
+    t = acc.reset_index().rename(columns={acc.index.name or "index": "category"})
+    fig, ax = plt.subplots(figsize=size(1, height=3.2))
+    _group_bars(ax, t, {"clean": "clean", "noisy": "noisy", "test": "test"}, list(t.category))
+    ax.set_ylabel("accuracy")
+    ax.legend(loc="upper right", ncol=3, fontsize=11)
+    ax.set_ylim(0, 1.2)
+    return fig
+
+
+def forgotten_figure(tables: dict[str, pd.DataFrame], estimators: dict[str, list[str]]):
+    """The memorization estimates of the fitted clean examples, forgotten against kept when the
+    memorization channels are dropped: one panel per (dataset, estimator), as percentile ranks
+    among the fitted clean examples."""
+    panels = [(d, e) for d, es in estimators.items() for e in es]
+    rows = -(-len(panels) // 2)
+    fig, axes = plt.subplots(rows, 2, figsize=size(2, rows=rows, height=2.6), squeeze=False)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    for ax, (d, e) in zip(axes.flat, panels, strict=False):
+        t = tables[d]
+        fitted = t[~t.corrupted & t.correct_own]
+        rank = fitted[e].rank(pct=True)
+        lost = ~fitted.correct_drop
+        bins = np.linspace(0, 1, 11)
+        for group, name, color in ((~lost, "kept", "clean"), (lost, "forgotten", "corrupted")):
+            if group.any():  # an empty group has no density
+                ax.hist(rank[group], bins=bins, density=True, alpha=0.6, color=PALETTE[color],
+                        label=name)  # fmt: skip
+        ax.set_title(f"{d}, {e}")
+        ax.set_xlabel("estimate, percentile rank")
+    axes[0][0].set_ylabel("density")
+    axes[0][0].legend(fontsize=11)
+    return fig

@@ -29,6 +29,7 @@ from .params import (
 from .runs import DynamicsRun, ScoreRun, dynamics_run, run_data, score_run
 
 _PICK = 0x5E1EC7  # salt of the stream that picks the followed subsets
+_GALLERY = 0x6A11E7  # salt of the stream that picks the forgotten examples shown
 
 
 def random_label_dynamics(
@@ -263,3 +264,139 @@ def detection_baselines(p, traj) -> tuple[dict[str, np.ndarray], object]:
         "forgetting time": -forget.table.forgetting_time.to_numpy(float),
     }
     return scores, forget
+
+
+def tied_runs(p) -> dict:
+    """(dataset, seed) -> the example-tied ResNet-9 of every model of the chapter (Table 1)."""
+    from .tied import tied_run
+
+    return {(d, s): tied_run(p.config(d, s), p.dropout(s), profile=p.profile) for d, s in p.runs()}
+
+
+def tied_grid(p) -> dict:
+    """(p_gen, p_mem) -> the example-tied ResNet-9 of each cell of Table 2 (main dataset, first
+    seed; the cell of Table 1's setting is Table 1's run)."""
+    from .tied import tied_run
+
+    cfg, s = p.config(p.datasets[0], p.seeds[0]), p.seeds[0]
+    return {(g, m): tied_run(cfg, p.dropout(s, p_gen=g, p_mem=m), profile=p.profile)
+            for g, m in p.grid}  # fmt: skip
+
+
+def tied_baselines(p) -> dict:
+    """Scheme -> the main dataset's first-seed ResNet-9 trained with it (Table 3): standard
+    dropout, the sparse network and example-tied dropout."""
+    from .tied import tied_run
+
+    cfg, s = p.config(p.datasets[0], p.seeds[0]), p.seeds[0]
+    schemes = ("dropout", "sparse", "tied")
+    return {k: tied_run(cfg, p.dropout(s, k), profile=p.profile) for k in schemes}
+
+
+def memorization_scores(p, dataset: str) -> dict:
+    """Memorization estimates of the training examples of ``dataset``'s first-seed tied run
+    (the same images and labels): the turn-over score of the page ``p.scorers[dataset]``'s
+    recipe, and for ``p.fz_dataset`` the Feldman-Zhang estimate with that page's MLP recipe.
+    Name -> the cached run (``ScoreRun`` or ``FZRun``)."""
+    from .data import load_dataset
+    from .groundtruth import fz_run
+
+    tied = p.config(dataset, p.seeds[0])
+    data = tied.data_config(load_dataset(dataset).n_train)
+    fields = ("dataset", "n_train", "n_corrupt", "label_noise", "corrupt_seed", "subset_seed")
+    page = p.scorers[dataset]
+    study = params_for(page, load_profile(p.profile)[page])
+    cfg = study.config(p.seeds[0], **{k: getattr(data, k) for k in fields})
+    out = {"turn-over": score_run(cfg, profile=p.profile)}
+    if dataset == p.fz_dataset:
+        plain = dataclasses.replace(cfg, turnover=False)
+        out["Feldman-Zhang"] = fz_run(plain, p.fz_models, study.fraction, chunk=study.chunk,
+                                      profile=p.profile)  # fmt: skip
+    return out
+
+
+def accuracy_table(runs: dict, names: list[str]) -> pd.DataFrame:
+    """The runs' accuracies (``TiedRun.accuracies``), one row per run, indexed by the runs'
+    keys (named ``names``)."""
+    keys = list(runs)
+    index = (pd.MultiIndex.from_tuples(keys, names=names) if isinstance(keys[0], tuple)
+             else pd.Index(keys, name=names[0]))  # fmt: skip
+    return pd.DataFrame([r.accuracies() for r in runs.values()], index=index)
+
+
+def table1(acc: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 as the paper prints it, ours (seed means) beside the paper's, in percent."""
+    from .claims.tied import PAPER_TABLE1
+
+    cols = ["clean_own", "noisy_own", "test_full", "clean_drop", "noisy_drop", "test_drop"]
+    ours = acc.groupby(level=0, sort=False)[cols].mean() * 100
+    paper = pd.DataFrame({d: np.ravel(v) * 100 for d, v in PAPER_TABLE1.items()}, index=cols).T
+    out = pd.concat({"here": ours, "paper": paper.loc[paper.index.intersection(ours.index)]})
+    out.columns = pd.MultiIndex.from_product([["before", "after"], ["clean", "noisy", "test"]])
+    return out.swaplevel().sort_index(level=0, sort_remaining=False).round(1)
+
+
+def rescaling(acc: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy after dropping the memorization channels under each rescaling of the
+    generalization channels (seed means), in percent: one row per (dataset, rule)."""
+    rules = {"drop": "active channels (ours)", "drop_paper": "public code's",
+             "drop_unscaled": "none"}  # fmt: skip
+    m = acc.groupby(level=0, sort=False).mean()
+    rows = {(d, rule): [100 * r[f"{g}_{mode}"] for g in ("clean", "noisy", "test")]
+            for d, r in m.iterrows() for mode, rule in rules.items()}  # fmt: skip
+    out = pd.DataFrame(rows, index=["clean", "noisy", "test"]).T.round(1)
+    return out.rename_axis(["dataset", "rescaling"])
+
+
+def plain_run(p):
+    """The main dataset's first-seed ResNet-9 without dropout (the chapter's other pages')."""
+    from .localization import trajectory
+
+    return trajectory(p.config(p.datasets[0], p.seeds[0]), profile=p.profile)
+
+
+def baseline_table(runs: dict, plain) -> pd.DataFrame:
+    """Table 3: clean, noisy and test accuracy at evaluation of the plain ResNet-9 and of each
+    scheme (example-tied dropout: every channel, and the memorization channels dropped)."""
+    last = plain.history.iloc[-1]
+    rows = {"no dropout": (last.clean_acc, last.noisy_acc, last.test_acc)}
+    for k, name in (("dropout", "dropout"), ("sparse", "sparse"), ("tied", "tied, full")):
+        a = runs[k].accuracies()
+        rows[name] = (a["clean_full"], a["noisy_full"], a["test_full"])
+    a = runs["tied"].accuracies()
+    rows["tied, dropped"] = (a["clean_drop"], a["noisy_drop"], a["test_drop"])
+    return pd.DataFrame(rows, index=["clean", "noisy", "test"]).T.rename_axis("method")
+
+
+def forgotten_tables(p, tied: dict) -> tuple[dict, dict, list]:
+    """For each dataset of ``p.scorers``: one row per training example of its first-seed tied
+    run (``tied``: Table 1's runs), with the memorization estimates of
+    :func:`memorization_scores` as columns. Returns (dataset -> rows, dataset -> estimator
+    names, the estimators' runs)."""
+    tables, estimators, runs = {}, {}, []
+    for d in p.scorers:
+        rows = tied[d, p.seeds[0]].table()
+        for name, run in memorization_scores(p, d).items():
+            t = run.table if name == "turn-over" else run.scores()
+            if not np.array_equal(t.label.to_numpy(), rows.label.to_numpy()):
+                raise MemlibError(f"the {name} run of {d} has other labels than the tied run")
+            rows[name] = t["score" if name == "turn-over" else "mem"].to_numpy()
+            runs.append(run)
+        tables[d] = rows
+        estimators[d] = [c for c in rows.columns if c in ("turn-over", "Feldman-Zhang")]
+    return tables, estimators, runs
+
+
+def forgotten_gallery(p, dataset: str, rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """``p.n_gallery`` random forgotten clean examples of ``dataset`` (all, if fewer; ``rows``: its
+    :func:`forgotten_tables` rows), with the turn-over score's percentile among the fitted clean
+    examples (``pct``), and their images [K, C, H, W]."""
+    from .claims.tied import forgotten
+    from .localization.trajectory import load_data
+
+    fitted = ~rows.corrupted & rows.correct_own
+    rows = rows.assign(pct=rows["turn-over"].where(fitted).rank(pct=True))
+    lost = forgotten(rows)
+    picks = rows[pick(lost, min(p.n_gallery, int(lost.sum())), hash32(p.seeds[0] ^ _GALLERY))]
+    data = load_data(p.config(dataset, p.seeds[0]), device=None)
+    return picks, data.x_train[picks["index"].tolist()].cpu().numpy()

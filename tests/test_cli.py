@@ -86,7 +86,7 @@ def test_unknown_arch_is_refused_in_one_line(tiny_npz, tmp_path, capsys):
 
 
 def test_every_command_has_help():
-    for cmd in ([], ["run"], ["build"], ["score"], ["fz"]):
+    for cmd in ([], ["run"], ["build"], ["score"], ["fz"], ["localize"]):
         done = subprocess.run(
             [sys.executable, "-m", "memlib", *cmd, "--help"], capture_output=True, text=True
         )
@@ -187,3 +187,67 @@ def test_measured_design_reads_the_executed_page(tmp_path):
     assert not found["works"]
     assert measured_design(RunConfig(arch="vgg11"), folder=tmp_path)["auc"] == "0.512"
     assert measured_design(RunConfig(arch="vgg11", mask_last=3), folder=tmp_path) is None
+
+
+@pytest.fixture
+def images_npz(tmp_path):
+    """A learnable 4-class problem of 16x16 images, big enough for ResNet-9."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 100)
+    x = rng.integers(0, 60, (100, 16, 16)).astype(np.uint8)
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 2)
+        x[i, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
+    path = tmp_path / "images.npz"
+    np.savez(path, x=x, y=y)
+    return path
+
+
+LOCALIZE = ["localize", "--device", "cpu", "--quiet", "--width", "0.125", "--epochs", "2",
+            "--peak-epoch", "1", "--batch-size", "25"]  # fmt: skip
+
+
+def test_localize_writes_one_row_per_example_identically_for_a_seed(
+    images_npz, tmp_path, monkeypatch, capsys
+):
+    tables = []
+    for cache in ("a", "b"):  # two empty caches: trained twice
+        monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / cache))
+        out = tmp_path / f"{cache}.csv"
+        argv = LOCALIZE + ["--dataset", f"npz:{images_npz}", "--noise", "0.1", "--out", str(out)]
+        assert main(argv) == 0
+        tables.append(out.read_bytes())
+    assert tables[0] == tables[1]
+    t = pd.read_csv(tmp_path / "a.csv")
+    assert list(t.columns) == ["index", "label", "corrupted", "true_label", "pred_own",
+                               "correct_own", "pred_full", "correct_full", "pred_drop",
+                               "correct_drop"]  # fmt: skip
+    assert len(t) == 100 and t.corrupted.sum() == 10 and (t.label != t.true_label).sum() == 10
+    assert "right through their own channels and wrong without them" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--dataset", "imagenet"], "unknown dataset"),
+        (["--dataset", "npz:/no/such.npz"], "does not exist"),
+        (["--dataset", "npz:SMALL"], "too small for ResNet-9"),
+        (["--dataset", "npz:IMAGES", "--n-train", "300"], "n_train=300 is more than the 100"),
+        (["--dataset", "npz:IMAGES", "--noise", "1.5"], "noise=1.5"),
+        (["--dataset", "npz:IMAGES", "--p-gen", "1"], "p_gen=1.0"),
+        (["--dataset", "npz:IMAGES", "--p-mem", "0"], "p_mem=0.0"),
+        (["--dataset", "npz:IMAGES", "--epochs", "1"], "peak_epoch=1"),
+        (["--dataset", "npz:IMAGES", "--device", "tpu"], "device"),
+        (["--dataset", "npz:IMAGES", "--width", "0.01"], "at least 2 channels"),
+        (["--dataset", "npz:IMAGES", "--out", "/no/such/dir/s.csv"], "does not exist"),
+    ],
+)
+def test_localize_bad_input_one_line_error_nothing_written(args, words, images_npz, tiny_npz,
+                                                           tmp_path, capsys):  # fmt: skip
+    args = [a.replace("IMAGES", str(images_npz)).replace("SMALL", str(tiny_npz)) for a in args]
+    out = tmp_path / "rows.csv"
+    argv = LOCALIZE + args + ([] if "--out" in args else ["--out", str(out)])
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("memlib: error:") and words in err and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob(".rows.csv*"))

@@ -44,6 +44,7 @@ from .groundtruth import fz_ground_truth
 from .localization import maini_gradients, maini_neurons, maini_retraining, maini_rewinding
 from .scores import fig2a_long_tail, fig2b_random_labels, fig7_gallery, fig8_gallery_cifar
 from .subsets import fig5ab_easy_difficult, fig5cd_easy_difficult_cifar, fig6_informative_difficult
+from .tied import maini_forgotten, maini_tied_baselines, maini_tied_dropout, maini_tied_grid
 
 # Page name -> its claim check, in the paper's order.
 CLAIMS = {
@@ -67,6 +68,10 @@ CLAIMS = {
         maini_rewinding,
         maini_retraining,
         maini_neurons,
+        maini_tied_dropout,
+        maini_tied_grid,
+        maini_tied_baselines,
+        maini_forgotten,
     )
 }
 
