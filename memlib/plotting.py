@@ -409,5 +409,5 @@ def forgotten_figure(tables: dict[str, pd.DataFrame], estimators: dict[str, list
         ax.set_title(f"{d}, {e}")
         ax.set_xlabel("estimate, percentile rank")
     axes[0][0].set_ylabel("density")
-    axes[0][0].legend(fontsize=11)
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="outside lower center", ncol=2)
     return fig

@@ -133,3 +133,11 @@ def test_examples_without_an_estimate_are_left_out():
     rows.loc[rows.index[::7], "turn-over"] = np.nan
     a = atypicality(rows, "turn-over")
     assert a["auc"] > 0.99 and a["n_fitted"] < 1800 and np.isfinite(a["detects"])
+
+
+def test_the_forgotten_examples_predicted_classes_are_reported():
+    rows = _examples()
+    rows["pred_drop"] = np.where(forgotten(rows), 2, 0)
+    rows.loc[rows.index[forgotten(rows)][:25], "pred_drop"] = 5
+    c = claims.maini_forgotten({"mnist": rows}, {"mnist": ["turn-over"]})
+    assert c.numbers["mnist: forgotten, predicted as"].startswith("class 2 for 75% of them")

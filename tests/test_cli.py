@@ -218,6 +218,12 @@ def test_localize_writes_one_row_per_example_identically_for_a_seed(
         assert main(argv) == 0
         tables.append(out.read_bytes())
     assert tables[0] == tables[1]
+    runs = list((tmp_path / "a" / "tied").iterdir())
+    again = tmp_path / "again.csv"  # the first cache again: read, not retrained
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path / "a"))
+    argv = LOCALIZE + ["--dataset", f"npz:{images_npz}", "--noise", "0.1", "--out", str(again)]
+    assert main(argv) == 0 and again.read_bytes() == tables[0]
+    assert list((tmp_path / "a" / "tied").iterdir()) == runs
     t = pd.read_csv(tmp_path / "a.csv")
     assert list(t.columns) == ["index", "label", "corrupted", "true_label", "pred_own",
                                "correct_own", "pred_full", "correct_full", "pred_drop",

@@ -206,6 +206,12 @@ def maini_forgotten(tables: dict[str, pd.DataFrame], estimators: dict[str, list[
     examples (ROC-AUC below DETECTS): it would not be a working estimator here. Partly: any."""
     parts, numbers, aucs = [], {}, []
     for d, rows in tables.items():
+        lost = forgotten(rows)
+        if "pred_drop" in rows and lost.any():  # where the forgotten examples go
+            counts = rows.pred_drop[lost].value_counts()
+            numbers[f"{d}: forgotten, predicted as"] = (
+                f"class {counts.index[0]} for {counts.iloc[0] / lost.sum():.0%} of them "
+                f"(next: class {counts.index[1] if len(counts) > 1 else '-'})")  # fmt: skip
         for e in estimators[d]:
             a = atypicality(rows, e)
             aucs.append(a["auc"])
