@@ -36,3 +36,19 @@ def tiny_npz(tmp_path):
     path = tmp_path / "tiny.npz"
     np.savez(path, x=x, y=y)
     return path
+
+
+@pytest.fixture
+def images_npz(tmp_path):
+    """A learnable 4-class problem of 16x16 images (a bright quadrant per class): large enough
+    for ResNet-9."""
+    rng = np.random.default_rng(0)
+    n = 120
+    y = rng.integers(0, 4, n)
+    x = rng.integers(0, 60, (n, 16, 16)).astype(np.uint8)
+    for i, c in enumerate(y):
+        r, q = divmod(int(c), 2)
+        x[i, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
+    path = tmp_path / "images.npz"
+    np.savez(path, x=x, y=y)
+    return path

@@ -189,19 +189,6 @@ def test_measured_design_reads_the_executed_page(tmp_path):
     assert measured_design(RunConfig(arch="vgg11", mask_last=3), folder=tmp_path) is None
 
 
-@pytest.fixture
-def images_npz(tmp_path):
-    """A learnable 4-class problem of 16x16 images, big enough for ResNet-9."""
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 4, 100)
-    x = rng.integers(0, 60, (100, 16, 16)).astype(np.uint8)
-    for i, c in enumerate(y):
-        r, q = divmod(int(c), 2)
-        x[i, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
-    path = tmp_path / "images.npz"
-    np.savez(path, x=x, y=y)
-    return path
-
 
 LOCALIZE = ["localize", "--device", "cpu", "--quiet", "--width", "0.125", "--epochs", "2",
             "--peak-epoch", "1", "--batch-size", "25"]  # fmt: skip
@@ -228,7 +215,7 @@ def test_localize_writes_one_row_per_example_identically_for_a_seed(
     assert list(t.columns) == ["index", "label", "corrupted", "true_label", "pred_own",
                                "correct_own", "pred_full", "correct_full", "pred_drop",
                                "correct_drop"]  # fmt: skip
-    assert len(t) == 100 and t.corrupted.sum() == 10 and (t.label != t.true_label).sum() == 10
+    assert len(t) == 120 and t.corrupted.sum() == 12 and (t.label != t.true_label).sum() == 12
     assert "right through their own channels and wrong without them" in capsys.readouterr().err
 
 
@@ -238,7 +225,7 @@ def test_localize_writes_one_row_per_example_identically_for_a_seed(
         (["--dataset", "imagenet"], "unknown dataset"),
         (["--dataset", "npz:/no/such.npz"], "does not exist"),
         (["--dataset", "npz:SMALL"], "too small for ResNet-9"),
-        (["--dataset", "npz:IMAGES", "--n-train", "300"], "n_train=300 is more than the 100"),
+        (["--dataset", "npz:IMAGES", "--n-train", "300"], "n_train=300 is more than the 120"),
         (["--dataset", "npz:IMAGES", "--noise", "1.5"], "noise=1.5"),
         (["--dataset", "npz:IMAGES", "--p-gen", "1"], "p_gen=1.0"),
         (["--dataset", "npz:IMAGES", "--p-mem", "0"], "p_mem=0.0"),

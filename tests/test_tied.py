@@ -18,20 +18,6 @@ from memlib.tied import DropoutConfig, Dropped, channel_split, run, tied_masks, 
 from memlib.tied.dropout import _TIED, CONVS, mode_scale
 
 
-@pytest.fixture
-def images_npz(tmp_path):
-    """A learnable 4-class problem of 16x16 images (a bright quadrant per class)."""
-    rng = np.random.default_rng(0)
-    n = 120
-    y = rng.integers(0, 4, n)
-    x = rng.integers(0, 60, (n, 16, 16)).astype(np.uint8)
-    for i, c in enumerate(y):
-        r, q = divmod(int(c), 2)
-        x[i, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
-    path = tmp_path / "images.npz"
-    np.savez(path, x=x, y=y)
-    return path
-
 
 def _cfg(path, **kw) -> LocalizeConfig:
     base = dict(dataset=f"npz:{path}", width=0.125, epochs=3, peak_epoch=1, batch_size=40,
