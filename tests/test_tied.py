@@ -18,7 +18,6 @@ from memlib.tied import DropoutConfig, Dropped, channel_split, run, tied_masks, 
 from memlib.tied.dropout import _TIED, CONVS, mode_scale
 
 
-
 def _cfg(path, **kw) -> LocalizeConfig:
     base = dict(dataset=f"npz:{path}", width=0.125, epochs=3, peak_epoch=1, batch_size=40,
                 noise=0.1, device="cpu")  # fmt: skip
