@@ -118,12 +118,15 @@ def test_atypicality_measures_auc_and_overlap_against_a_known_answer():
         ({"signal": 0.0}, {}, PARTLY),
         ({"signal": 0.0}, {"signal": 0.0}, FAILS),
         ({"detects": False}, {"n_forgotten": 3}, UNTESTABLE),  # no working estimate, too few
+        ({"detects": False}, {}, PARTLY),  # one dataset not measurable
     ],
 )
 def test_forgotten_rule(cifar, mnist, verdict):
     tables = {"cifar10": _examples(**cifar), "mnist": _examples(**mnist, seed=1)}
     c = claims.maini_forgotten(tables, {"cifar10": ["turn-over"], "mnist": ["turn-over"]})
     assert c.verdict == verdict
+    if cifar.get("detects") is False and verdict != UNTESTABLE:
+        assert "(mnist)" in c.key[0]  # the headline shows a measured part
     if verdict == UNTESTABLE:
         assert all(p.passed is None for p in c.parts)
 

@@ -204,7 +204,7 @@ def maini_forgotten(tables: dict[str, pd.DataFrame], estimators: dict[str, list[
     fitted clean examples with ROC-AUC at least ATYPICAL. Not measurable where fewer than
     MIN_FORGOTTEN are forgotten, or where the estimate does not itself detect the noisy
     examples (ROC-AUC below DETECTS): it would not be a working estimator here. Partly: any."""
-    parts, numbers, aucs = [], {}, []
+    parts, numbers, aucs, names = [], {}, [], []
     for d, rows in tables.items():
         lost = forgotten(rows)
         if "pred_drop" in rows and lost.any():  # where the forgotten examples go
@@ -215,6 +215,7 @@ def maini_forgotten(tables: dict[str, pd.DataFrame], estimators: dict[str, list[
         for e in estimators[d]:
             a = atypicality(rows, e)
             aucs.append(a["auc"])
+            names.append(f"{e} ({d})")
             why = (f"{a['n_forgotten']} of {a['n_fitted']} fitted clean examples forgotten"
                    if not np.isfinite(a["auc"]) else
                    f"the estimate detects the noisy examples with ROC-AUC {a['detects']:.2f} only"
@@ -230,8 +231,7 @@ def maini_forgotten(tables: dict[str, pd.DataFrame], estimators: dict[str, list[
                 f"{a['n_forgotten']} of {a['n_fitted']} fitted clean examples forgotten; "
                 f"overlap with the top {a['n_forgotten']}: {a['overlap']:.0%} (chance "
                 f"{a['chance']:.0%}); noisy-label AUC {a['detects']:.3f}")  # fmt: skip
-    d0 = next(iter(tables))
+    i = next((i for i, c in enumerate(parts) if c.passed is not None), 0)  # first measured
     return make("maini_forgotten", "Figure 7", "the forgotten clean examples are atypical",
                 parts, partly=any(c.passed for c in parts), numbers=numbers,
-                key=(f"forgotten AUC, {estimators[d0][0]} ({d0})", f"{aucs[0]:.2f}",
-                     "(a gallery)"))  # fmt: skip
+                key=(f"forgotten AUC, {names[i]}", f"{aucs[i]:.2f}", "(a gallery)"))  # fmt: skip
