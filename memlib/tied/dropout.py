@@ -88,15 +88,6 @@ class DropoutConfig:
             k: getattr(self, k) for k in used.get(self.scheme, ())
         }
 
-    def label(self) -> str:
-        """A short name: "example-tied (p_gen 0.4, p_mem 0.2)", "dropout (p 0.4)", ..."""
-        return {
-            "tied": f"example-tied (p_gen {self.p_gen:g}, p_mem {self.p_mem:g})",
-            "dropout": f"standard dropout (p {self.p_drop:g})",
-            "sparse": f"sparse network (s {self.keep:g})",
-            "none": "no dropout",
-        }[self.scheme]
-
 
 def channel_split(n: int, p_gen: float, p_mem: float) -> tuple[int, int]:
     """``(n_gen, k)`` of a block of ``n`` channels: its generalization channels, and how many of
