@@ -359,9 +359,9 @@ def _localize(args) -> None:
         )
     channel_split(min(max(1, round(c * cfg.width)) for c in WIDTHS), dcfg.p_gen, dcfg.p_mem)
     run = tied_run(cfg, dcfg, progress=not args.quiet)
-    extra = [f"{k}_{m}" for k in ("pred", "correct") for m in ("drop_paper", "drop_unscaled")]
-    _write_csv(run.table().drop(columns=extra), out)
     t, acc = run.table(), run.accuracies()
+    extra = [f"{k}_{m}" for k in ("pred", "correct") for m in ("drop_paper", "drop_unscaled")]
+    _write_csv(t.drop(columns=extra), out)
     test = "" if math.isnan(acc["test_full"]) else (
         f"; test accuracy {acc['test_full']:.3f} with every channel, {acc['test_drop']:.3f} "
         "without them")  # fmt: skip

@@ -23,32 +23,27 @@ def mnist_root():
     return root
 
 
-@pytest.fixture
-def tiny_npz(tmp_path):
-    """A learnable 4-class problem: 8x8 uint8 images with a bright quadrant per class."""
+def quadrant_images(path, n: int, side: int):
+    """A learnable 4-class problem saved to ``path``: ``n`` side x side uint8 images of noise
+    with one bright quadrant, the class's."""
     rng = np.random.default_rng(0)
-    n = 200
     y = rng.integers(0, 4, n)
-    x = rng.integers(0, 60, (n, 8, 8)).astype(np.uint8)
+    x = rng.integers(0, 60, (n, side, side)).astype(np.uint8)
+    h = side // 2
     for i, c in enumerate(y):
         r, q = divmod(int(c), 2)
-        x[i, 4 * r : 4 * r + 4, 4 * q : 4 * q + 4] += 150
-    path = tmp_path / "tiny.npz"
+        x[i, h * r : h * r + h, h * q : h * q + h] += 150
     np.savez(path, x=x, y=y)
     return path
+
+
+@pytest.fixture
+def tiny_npz(tmp_path):
+    """200 8x8 images with a bright quadrant per class (:func:`quadrant_images`)."""
+    return quadrant_images(tmp_path / "tiny.npz", 200, 8)
 
 
 @pytest.fixture
 def images_npz(tmp_path):
-    """A learnable 4-class problem of 16x16 images (a bright quadrant per class): large enough
-    for ResNet-9."""
-    rng = np.random.default_rng(0)
-    n = 120
-    y = rng.integers(0, 4, n)
-    x = rng.integers(0, 60, (n, 16, 16)).astype(np.uint8)
-    for i, c in enumerate(y):
-        r, q = divmod(int(c), 2)
-        x[i, 8 * r : 8 * r + 8, 8 * q : 8 * q + 8] += 150
-    path = tmp_path / "images.npz"
-    np.savez(path, x=x, y=y)
-    return path
+    """120 16x16 images with a bright quadrant per class: large enough for ResNet-9."""
+    return quadrant_images(tmp_path / "images.npz", 120, 16)

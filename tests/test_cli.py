@@ -45,6 +45,15 @@ def test_score_end_to_end_on_tiny_npz(tiny_npz, tmp_path):
     assert t[t.corrupted].score.median() > t[~t.corrupted].score.median()
 
 
+def _fails_in_one_line(argv, words, out, capsys) -> None:
+    """``main(argv)`` exits 2 with one line on stderr naming ``words``, and writes no ``out``
+    (not even a temporary file beside it)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("memlib: error:") and words in err and "\n" not in err
+    assert not out.exists() and not list(out.parent.glob(f".{out.name}*"))
+
+
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -71,10 +80,7 @@ def test_bad_input_one_line_error_nothing_written(args, words, tiny_npz, tmp_pat
     argv = ["score", "--device", "cpu", "--quiet", "--epochs", "1"] + args
     if "--out" not in args:
         argv += ["--out", str(out)]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("memlib: error:") and words in err and "\n" not in err
-    assert not out.exists() and not list(tmp_path.glob(".scores.csv*"))
+    _fails_in_one_line(argv, words, out, capsys)
 
 
 def test_unknown_arch_is_refused_in_one_line(tiny_npz, tmp_path, capsys):
@@ -240,7 +246,4 @@ def test_localize_bad_input_one_line_error_nothing_written(args, words, images_n
     args = [a.replace("IMAGES", str(images_npz)).replace("SMALL", str(tiny_npz)) for a in args]
     out = tmp_path / "rows.csv"
     argv = LOCALIZE + args + ([] if "--out" in args else ["--out", str(out)])
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("memlib: error:") and words in err and "\n" not in err
-    assert not out.exists() and not list(tmp_path.glob(".rows.csv*"))
+    _fails_in_one_line(argv, words, out, capsys)
