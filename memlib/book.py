@@ -61,6 +61,8 @@ def measured_design(cfg, folder: Path | None = None) -> dict | None:
 def scale(p, seeds: bool = True, short: bool = False) -> dict[str, str]:
     """What a notebook's parameters ``p`` run, in four fields: data, model, epochs, seeds
     (``short``: in a few characters each, for the claims table)."""
+    if hasattr(p, "describe"):  # a page that says what it runs (the Arpit et al. chapter)
+        return p.scale(seeds, short)
     if hasattr(p, "datasets"):
         return _localization_scale(p, seeds, short)
     cfg = p.config(p.seeds[0])
@@ -158,7 +160,9 @@ def command(page: str, profile: str, changed: dict | None = None) -> str:
 def record(claim: Claim, p, runs=()) -> dict:
     """The claim check with what the book shows around it: profile, scale here and in the
     paper, the re-run command, and each cached result behind it (kind, key, wall time)."""
-    results = [res for r in runs for res in (getattr(r, "chunks", None) or [r.result])]
+    results = [
+        res for r in runs for res in (getattr(r, "chunks", None) or [getattr(r, "result", r)])
+    ]  # runs, or cached results themselves
     seen = {}
     for res in results:
         m = res.meta

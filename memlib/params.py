@@ -1,7 +1,8 @@
 """The notebooks' parameters: one dataclass per kind of page, filled from a profile file.
 
-A profile (``profiles/<name>.yml``: smoke, cpu, paper) gives, per notebook, every value of its
-parameters; it is their only source. A study's training settings (``RunSettings``: dataset,
+A profile (``profiles/<name>.yml``: smoke, cpu, paper, and the chapter files of
+``profiles/<name>/``) gives, per notebook, every value of its parameters; it is their only
+source. A study's training settings (``RunSettings``: dataset,
 model, optimizer, ...) are optional: those a profile leaves out take ``RunConfig``'s defaults,
 and :meth:`Study.config` turns them into the ``RunConfig`` of one seed. A study's own values
 (seeds, subset sizes, levels, ...) have no default: a profile that misses one fails.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from .arpit.pages import PAGES as ARPIT_PAGES
 from .config import RunConfig, check_types, ensemble_config
 from .errors import MemlibError
 
@@ -389,6 +391,7 @@ NOTEBOOKS: dict[str, type] = {
     "maini_tied_grid": TiedStudy,
     "maini_tied_baselines": TiedStudy,
     "maini_forgotten": TiedStudy,
+    **ARPIT_PAGES,
 }
 
 
@@ -421,6 +424,12 @@ def load_profile(profile: str) -> dict[str, dict]:
     if profile not in PROFILES or not path.exists():
         raise MemlibError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     data = yaml.safe_load(path.read_text()) or {}
+    for extra in sorted((PROFILES_DIR / profile).glob("*.yml")):  # a chapter's own file
+        more = yaml.safe_load(extra.read_text()) or {}
+        twice = sorted(set(more) & set(data))
+        if twice:
+            raise MemlibError(f"profile {profile}: {', '.join(twice)} given twice ({extra.name})")
+        data |= more
     values = {nb: {"profile": profile, **(v or {})} for nb, v in data.items()}
     for nb, v in values.items():
         params_for(nb, v)

@@ -18,6 +18,7 @@ The functions read the runs' ``history``, ``table`` and ``epoch_scores`` only, s
 drive every rule through every outcome with small synthetic runs.
 """
 
+from .capacity import arpit_capacity
 from .convnet import convnet_scores, grid_table, select_setting
 from .core import (
     ADMONITION,
@@ -33,6 +34,8 @@ from .core import (
     render_markdown,
     render_text,
 )
+from .csr import arpit_csr
+from .difficulty import arpit_difficulty
 from .dynamics import (
     fig3_random_label_dynamics,
     fig4_gradient_similarity,
@@ -40,9 +43,12 @@ from .dynamics import (
     fig9b_early_convergence_cct,
     fig10_corruption_levels,
 )
+from .filters import arpit_filters
 from .groundtruth import fz_ground_truth
 from .localization import maini_gradients, maini_neurons, maini_retraining, maini_rewinding
+from .regularizers import arpit_regularizers
 from .scores import fig2a_long_tail, fig2b_random_labels, fig7_gallery, fig8_gallery_cifar
+from .sensitivity import arpit_sensitivity
 from .subsets import fig5ab_easy_difficult, fig5cd_easy_difficult_cifar, fig6_informative_difficult
 from .tied import maini_forgotten, maini_tied_baselines, maini_tied_dropout, maini_tied_grid
 
@@ -72,6 +78,12 @@ CLAIMS = {
         maini_tied_grid,
         maini_tied_baselines,
         maini_forgotten,
+        arpit_difficulty,
+        arpit_filters,
+        arpit_sensitivity,
+        arpit_capacity,
+        arpit_csr,
+        arpit_regularizers,
     )
 }
 

@@ -1,0 +1,15 @@
+"""Figures 5 and 6, capacity and time to fit (Arpit et al. 2017): the page's parameters, recipe and figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import PageStudy
+
+
+@dataclass(frozen=True, kw_only=True)
+class CapacityStudy(PageStudy):
+    """Figures 5 and 6, capacity and time to fit."""
+
+    def describe(self, short: bool = False) -> dict[str, str]:
+        return {"data": "-", "model": "-", "epochs": "-"}

@@ -1,0 +1,15 @@
+"""Figure 2, first-layer filters (Arpit et al. 2017): the page's parameters, recipe and figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import PageStudy
+
+
+@dataclass(frozen=True, kw_only=True)
+class FiltersStudy(PageStudy):
+    """Figure 2, first-layer filters."""
+
+    def describe(self, short: bool = False) -> dict[str, str]:
+        return {"data": "-", "model": "-", "epochs": "-"}

@@ -1,0 +1,15 @@
+"""Figures 10 and 11, regularizers (Arpit et al. 2017): the page's parameters, recipe and figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .base import PageStudy
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegularizersStudy(PageStudy):
+    """Figures 10 and 11, regularizers."""
+
+    def describe(self, short: bool = False) -> dict[str, str]:
+        return {"data": "-", "model": "-", "epochs": "-"}

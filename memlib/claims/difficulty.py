@@ -1,0 +1,9 @@
+"""Arpit et al. (2017): the claim check of the arpit_difficulty page."""
+
+from __future__ import annotations
+
+from .core import Claim
+
+
+def arpit_difficulty(*args, **kwargs) -> Claim:
+    raise NotImplementedError
