@@ -65,7 +65,7 @@ def test_networks_and_regularizers():
     assert torch.equal(mlp.eval()(x), mlp(x))  # no noise in eval mode
     assert not torch.equal(mlp.train()(x), mlp(x))  # noise while training
     same = nets.build("mlp", (12,), 3, init_seed=0, widths=(8, 8))
-    assert all(torch.equal(a, b) for a, b in zip(mlp.parameters(), same.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(mlp.parameters(), same.parameters(), strict=True))
     for bad in ({"dropout": 1.0}, {"hidden_noise": -1.0}, {"adversarial": 2.0}):
         with pytest.raises(MemlibError):
             nets.Regularizer(**bad)
@@ -85,12 +85,12 @@ def test_fit_is_deterministic_and_resumes(tmp_path):
 
     m1, h1 = run()
     m2, h2 = run()
-    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters(), strict=True))
     assert [r["epoch"] for r in h1] == [0, 1, 2, 3, 4] and h1[-1]["acc"] > h1[0]["acc"]
     assert [r["lr"] for r in h1[1:]] == [0.1, 0.1, 0.05, 0.05]
     run(tmp_path, epochs=2)  # interrupted after 2 epochs: its checkpoint remains
     m3, h3 = run(tmp_path)
-    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m3.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m3.parameters(), strict=True))
     assert h3 == h1
 
 
@@ -110,7 +110,7 @@ def test_stack_trains_each_member_as_alone():
     for m in range(3):
         one = nets.build("mlp", (12,), 3, init_seed=init[m], widths=(10, 7))
         fit(one, xs[data_of[m]], ys[data_of[m]], recipe, order_seed=order[m])
-        for (w, b), fc in zip(params, [*one.hidden, one.out]):
+        for (w, b), fc in zip(params, [*one.hidden, one.out], strict=True):
             assert torch.allclose(w[m], fc.weight, atol=1e-5)
             assert torch.allclose(b[m], fc.bias, atol=1e-5)
         assert torch.equal(preds[m], predict(one, x))
@@ -133,7 +133,9 @@ def test_lass_finds_exactly_the_points_near_a_linear_boundary():
     # With noise (beta > 0) the search still finds them, and is a function of its seed.
     noisy = lambda s: lass(model, x, r=1.0, alpha=0.25, beta=0.2, max_iter=40, seed=s)[0]
     assert torch.equal(noisy(1), noisy(1)) and torch.equal(noisy(1), critical)
-    assert critical_ratio(model, x, r=1.0, beta=0.0) == pytest.approx(float(critical.float().mean()))
+    assert critical_ratio(model, x, r=1.0, beta=0.0) == pytest.approx(
+        float(critical.float().mean())
+    )
     # The units: r = 1 of the 0-255 scale is 1/255 of an input unit at scale 1/255.
     small, _ = lass(model, x, r=255 * 0.5, scale=1 / 255, beta=0.0, max_iter=20, alpha=64.0)
     assert torch.equal(small, x0.abs() < 0.5 - 1e-6)
@@ -143,9 +145,25 @@ def test_lass_gradient_sign_steps_escape_a_flat_start():
     """Where the gradient is zero (a ReLU dead zone), only the Langevin noise moves the search."""
     model = torch.nn.Sequential(torch.nn.Linear(1, 1), torch.nn.ReLU(), torch.nn.Linear(1, 2))
     with torch.no_grad():
-        model[0].weight.fill_(1.0), model[0].bias.fill_(0.0)
-        model[2].weight.copy_(torch.tensor([[-1.0], [1.0]])), model[2].bias.copy_(torch.tensor([0.05, 0.0]))
+        model[0].weight.fill_(1.0)
+        model[0].bias.fill_(0.0)
+        model[2].weight.copy_(torch.tensor([[-1.0], [1.0]]))
+        model[2].bias.copy_(torch.tensor([0.05, 0.0]))
     x = torch.full((200, 1), -0.01)  # dead ReLU: class 0; the class flips above x = 0.05
     without, _ = lass(model, x, r=1.0, alpha=0.25, beta=0.0, max_iter=10)
     with_noise, _ = lass(model, x, r=1.0, alpha=0.25, beta=0.2, max_iter=10, seed=0)
     assert not without.any() and with_noise.float().mean() > 0.5
+
+
+def test_cache_keys_follow_the_shared_modules_and_the_callers_own(tmp_path, monkeypatch):
+    import memlib.arpit as arpit
+    from memlib.results import Computed
+
+    monkeypatch.setenv("MEMLIB_CACHE", str(tmp_path))
+    assert arpit.code_version("lass.py") == arpit.code_version()  # shared: already in
+    assert arpit.code_version("pages/base.py") != arpit.code_version()  # a page's own module
+    import pandas as pd
+
+    res = arpit.cached("t", {"a": 1}, lambda f: Computed(pd.DataFrame({"x": [1]}), {}))
+    assert res.config["arpit_code"] == arpit.code_version()  # called from outside the folder
+    assert res.path.parent.name == "arpit-t"

@@ -225,3 +225,18 @@ def test_cifar_pages_twins_match_the_grids_point():
         assert twin in points, profile
         for page in ("fig6_informative_difficult", "fig8_gallery_cifar"):  # one setting for all
             assert recipes.twin_config(study(page, profile), 0) == twin, (page, profile)
+
+
+def test_a_chapter_profile_file_adds_its_pages_and_may_not_repeat_one(tmp_path, monkeypatch):
+    import memlib.params as params
+
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu.yml").write_text("a_page:\n  seeds: [0]\n")
+    (tmp_path / "cpu" / "chapter.yml").write_text("b_page:\n  seeds: [1]\n")
+    monkeypatch.setattr(params, "PROFILES_DIR", tmp_path)
+    monkeypatch.setattr(params, "params_for", lambda nb, v: None)
+    assert params.load_profile("cpu") == {"a_page": {"profile": "cpu", "seeds": [0]},
+                                          "b_page": {"profile": "cpu", "seeds": [1]}}  # fmt: skip
+    (tmp_path / "cpu" / "other.yml").write_text("a_page:\n  seeds: [2]\n")
+    with pytest.raises(MemlibError, match="a_page given twice"):
+        params.load_profile("cpu")

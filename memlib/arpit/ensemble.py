@@ -35,7 +35,10 @@ def init_stack(n_in: int, widths: tuple[int, ...], n_classes: int, init_seeds: l
     layers = lambda m: [*m.hidden, m.out]
     stack = lambda ts: torch.stack([t.detach() for t in ts]).to(device)
     return [
-        (stack(ls[i].weight for ls in map(layers, mlps)), stack(ls[i].bias for ls in map(layers, mlps)))
+        (
+            stack(ls[i].weight for ls in map(layers, mlps)),
+            stack(ls[i].bias for ls in map(layers, mlps)),
+        )
         for i in range(len(widths) + 1)
     ]
 
@@ -91,7 +94,9 @@ def fit_stack(
 
 
 @torch.no_grad()
-def predict(params: Stack, x: Tensor, *, per_member: bool = False, batch_size: int = 4096) -> Tensor:
+def predict(
+    params: Stack, x: Tensor, *, per_member: bool = False, batch_size: int = 4096
+) -> Tensor:
     """Every member's predicted class: [M, N] int64. ``x`` [N, ...]: the same inputs for every
     member; with ``per_member``, [M, N, ...]: each member its own."""
     m = params[0][0].shape[0]

@@ -70,13 +70,13 @@ class MLP(nn.Module):
         super().__init__()
         sizes = [n_in, *widths]
         self.input = Noise(reg.input_dropout, reg.input_noise)
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:], strict=False))
         self.noise = nn.ModuleList(Noise(reg.dropout, reg.hidden_noise) for _ in widths)
         self.out = nn.Linear(sizes[-1], n_classes)
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.input(x.flatten(1))
-        for fc, noise in zip(self.hidden, self.noise):
+        for fc, noise in zip(self.hidden, self.noise, strict=True):
             h = noise(fc(h).relu())
         return self.out(h)
 

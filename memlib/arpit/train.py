@@ -58,7 +58,7 @@ def fit(
     y: Tensor,
     recipe: Recipe,
     *,
-    reg: Regularizer = Regularizer(),
+    reg: Regularizer | None = None,
     order_seed: int = 0,
     noise_seed: int = 0,
     scale: Tensor | float = 1.0,
@@ -74,6 +74,7 @@ def fit(
     ``(1 − w) ℓ(x, y) + w ℓ(x̂, y)``, x̂ the critical sample LASS finds near x (x itself where it
     finds none; ``scale``: one 0-255 pixel unit in input units). With ``folder``, a checkpoint
     after every epoch; a run resumes from it."""
+    reg = reg or Regularizer()
     opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum,
                           weight_decay=reg.weight_decay)  # fmt: skip
     path = folder / "checkpoint.pt" if folder else None
