@@ -66,6 +66,15 @@ def test_networks_and_regularizers():
     assert not torch.equal(mlp.train()(x), mlp(x))  # noise while training
     same = nets.build("mlp", (12,), 3, init_seed=0, widths=(8, 8))
     assert all(torch.equal(a, b) for a, b in zip(mlp.parameters(), same.parameters(), strict=True))
+    # The CNN's dropout acts on its dense layers only; Gaussian noise on every hidden ReLU.
+    xc = torch.randn(4, 3, 32, 32)
+    drop = nets.build("cnn", (3, 32, 32), 10, init_seed=0, width=0.1,
+                      reg=nets.Regularizer(dropout=0.5)).train()  # fmt: skip
+    assert torch.equal(drop.features(xc), drop.features(xc))
+    assert not torch.equal(drop(xc), drop(xc))
+    noisy = nets.build("cnn", (3, 32, 32), 10, init_seed=0, width=0.1,
+                       reg=nets.Regularizer(hidden_noise=0.1)).train()  # fmt: skip
+    assert not torch.equal(noisy.features(xc), noisy.features(xc))
     for bad in ({"dropout": 1.0}, {"hidden_noise": -1.0}, {"adversarial": 2.0}):
         with pytest.raises(MemlibError):
             nets.Regularizer(**bad)

@@ -113,3 +113,14 @@ def test_sampling_notes_say_whether_the_gap_exceeds_the_binomial_error():
     assert not any(n.passed for n in close.notes)
     assert close.verdict == HOLDS
     assert arpit_csr(curves()).notes == ()
+
+
+def test_one_swap_among_four_levels_reaches_the_rank_threshold_exactly():
+    # ρ = 1 − 6·2 / (4 · 15) = 0.8 exactly, which floating point gives as 0.7999…
+    swapped = {0.0: 0.01, 0.2: 0.025, 0.5: 0.018, 0.8: 0.033}
+    c = arpit_csr(curves(csr_of=lambda d, k, f: swapped[f] if d == "mnist" else 0.05 + 0.3 * f))
+    by = {p.name: p for p in c.parts}
+    assert by["CSR rises with noise (MNIST randX)"].passed is True
+    two = {0.0: 0.01, 0.2: 0.018, 0.5: 0.025, 0.8: 0.005}  # ρ = −0.2: below
+    c = arpit_csr(curves(csr_of=lambda d, k, f: two[f] if d == "mnist" else 0.05 + 0.3 * f))
+    assert {p.name: p for p in c.parts}["CSR rises with noise (MNIST randX)"].passed is False

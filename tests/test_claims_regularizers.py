@@ -59,3 +59,16 @@ def test_scores_average_seeds():
 def test_notes_other_regularizers():
     c = claims.arpit_regularizers(_table(dropout=FLAT, weight_decay=STEEP))
     assert [n.passed for n in c.notes] == [False]
+
+
+def test_nearest_reports_the_lowest_randy_that_keeps_learning():
+    from memlib.claims.regularizers import nearest
+
+    t = _table(dropout=[(0.9, 0.41), (0.55, 0.39), (0.1, 0.2)], weight_decay=STEEP)
+    assert nearest(t, "dropout") == (
+        "strength 1: randY 0.550 (cap 0.500), validation 0.390 (unregularized 0.400)"
+    )
+    assert nearest(t, "weight_decay").startswith("no strength keeps validation within 5%")
+    c = claims.arpit_regularizers(t)
+    assert c.numbers["lowest randY at no cost, dropout"].startswith("strength 1: randY 0.550")
+    assert not c.parts[0].passed  # 0.55 misses the cap; the number is beside the verdict

@@ -9,6 +9,9 @@
 
 Every hidden ReLU is followed by :class:`Noise` (dropout, then additive Gaussian noise), and
 the input by another, so that every regularizer of Figure 10 is a field of :class:`Regularizer`.
+In the CNN, dropout follows the dense layers only, where AlexNet puts it: the paper's rates go up
+to 0.9, which would leave a convolution a tenth of its channels; Gaussian noise follows every
+hidden ReLU, convolutions included.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..errors import MemlibError
 class Regularizer:
     """The regularizers of §5; all zero: none."""
 
-    dropout: float = 0.0  # dropout rate after every hidden ReLU
+    dropout: float = 0.0  # dropout rate after every hidden dense ReLU (CNN: not the convs)
     input_dropout: float = 0.0  # dropout rate on the input pixels
     input_noise: float = 0.0  # std of Gaussian noise added to the (standardized) input
     hidden_noise: float = 0.0  # std of Gaussian noise added after every hidden ReLU
@@ -91,10 +94,11 @@ class CNN(nn.Module):
         c, h, w = in_shape
         ch, d1, d2 = (max(1, round(n * width)) for n in (200, 384, 192))
         hidden = lambda: Noise(reg.dropout, reg.hidden_noise)
+        conv = lambda: Noise(0.0, reg.hidden_noise)  # no dropout on the convolutions (module doc)
         self.input = Noise(reg.input_dropout, reg.input_noise)
         self.features = nn.Sequential(
-            nn.Conv2d(c, ch, 5), nn.BatchNorm2d(ch), nn.ReLU(), hidden(), nn.MaxPool2d(3),
-            nn.Conv2d(ch, ch, 5), nn.BatchNorm2d(ch), nn.ReLU(), hidden(), nn.MaxPool2d(3),
+            nn.Conv2d(c, ch, 5), nn.BatchNorm2d(ch), nn.ReLU(), conv(), nn.MaxPool2d(3),
+            nn.Conv2d(ch, ch, 5), nn.BatchNorm2d(ch), nn.ReLU(), conv(), nn.MaxPool2d(3),
         )  # fmt: skip
         side = lambda s: ((s - 4 - 4) // 3 - 4) // 3  # crop 2+2, conv 5, pool 3, conv 5, pool 3
         if min(side(h), side(w)) < 1:

@@ -17,6 +17,8 @@ from .core import Claim, Criterion, make
 
 RANK_MIN = 0.8  # Spearman ρ of the final CSR with the noise fraction (0: real); ours (§4.2:
 # "the CSR is higher for noisier datasets"; 0.8 allows one swap of neighbours among 5 points)
+EXACT = 1e-9  # ρ of a few points takes exact values (one swap among 4 points: 0.8, computed as
+# 0.7999…): a value this close to RANK_MIN counts as reaching it
 ABOVE = 0.02  # CSR margin: noise above real data, or the rise after the validation peak; ours
 # (a few points, the order of the sampling error of a CSR measured on a few hundred points)
 HIGH_TRAIN = 0.9  # "high training accuracy": 90% of the run's final training accuracy; ours
@@ -134,7 +136,7 @@ def arpit_csr(
                 f"CSR rises with noise ({name} {kind})", f"Spearman ρ of the final CSR with the "
                 f"{kind} noise fraction (real data as 0%) at least {RANK_MIN}",
                 f"ρ = {rho:.2f} (final CSR {shown})",
-                None if len(fr) < 3 else bool(rho >= RANK_MIN),
+                None if len(fr) < 3 else bool(rho >= RANK_MIN - EXACT),
                 f"§4.2, Figure {7 if d == 'mnist' else 8}; threshold ours", why))  # fmt: skip
         if d == "cifar10":
             for kind in ("randX", "randY"):

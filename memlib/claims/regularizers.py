@@ -47,6 +47,23 @@ def scores(table: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     return s, b_y, b_v
 
 
+def nearest(table: pd.DataFrame, name: str) -> str:
+    """How far ``name`` got at no cost to learning: among its strengths whose best validation
+    accuracy stays within SLACK of b_v (seed means), the one with the lowest randY training
+    accuracy, against the cap (a number beside the verdict: how near a flat curve came)."""
+    _, b_y, b_v = scores(table)
+    g = table.groupby(["regularizer", "strength"], sort=False)[
+        ["randY_train_acc", "best_val"]].mean().reset_index()  # fmt: skip
+    kept = g[(g.regularizer == name) & (g.best_val >= b_v - SLACK)]
+    if not len(kept):
+        return f"no strength keeps validation within {SLACK:.0%} of {b_v:.3f}"
+    r = kept.loc[kept.randY_train_acc.idxmin()]
+    return (
+        f"strength {r.strength}: randY {r.randY_train_acc:.3f} (cap {CAP * b_y:.3f}), "
+        f"validation {r.best_val:.3f} (unregularized {b_v:.3f})"
+    )
+
+
 def arpit_regularizers(table: pd.DataFrame) -> Claim:
     """Figure 10 on ``table`` (see :func:`scores`):
 
@@ -100,6 +117,7 @@ def arpit_regularizers(table: pd.DataFrame) -> Claim:
     ]  # fmt: skip
     numbers = {"unregularized": f"randY training accuracy {b_y:.3f}, best validation {b_v:.3f}"}
     numbers |= {f"score, {name}": shown(name) for name in s.index}
+    numbers |= {f"lowest randY at no cost, {name}": nearest(table, name) for name in s.index}
     numbers["the paper"] = "a figure (Figure 10), no number; dropout the most effective"
     key_value = f"{best:.1%} / {b_v:.1%}" if np.isfinite(best) else f"none / {b_v:.1%}"
     return make("arpit_regularizers", "Figure 10", "dropout hinders memorization of random "

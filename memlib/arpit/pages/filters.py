@@ -87,6 +87,6 @@ def figure(filters: dict, table: pd.DataFrame, n_show: int) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.4 * rows / ncols + 0.8))
     for ax, model, title in zip(axes, ("real", "randY"), ("real CIFAR-10", "randY"), strict=True):
         ax.imshow(_tile(filters[model][:n_show], ncols), interpolation="nearest")
-        ax.set_title(f"{title}\nsmoothness {means[model]:.2f}", fontsize=12)
+        ax.set_title(f"{title}\nsmoothness {means[model]:.3f}", fontsize=12)
         ax.axis("off")
     return fig
