@@ -1,12 +1,17 @@
 """memlib.arpit's shared parts: data conditions, networks, training, the MLP stack, LASS."""
 
+import copy
+
 import pytest
 import torch
+from torch.nn import functional as F
 
 from memlib.arpit import conditions, ensemble, nets
 from memlib.arpit.lass import critical_ratio, lass
-from memlib.arpit.train import Recipe, fit, predict
+from memlib.arpit.train import ADV_LASS, Recipe, fit, predict
+from memlib.data import corrupt_labels
 from memlib.errors import MemlibError
+from memlib.training import epoch_order
 
 
 def _data(n=64, d=12, c=3, seed=0):
@@ -38,6 +43,21 @@ def test_randx_matches_each_channels_mean_and_variance():
     assert torch.allclose(z.mean((0, 2, 3)), x.mean((0, 2, 3)), atol=0.1)  # 4 standard errors
     assert torch.allclose(z.std((0, 2, 3)), x.std((0, 2, 3)), atol=0.1)
     assert not torch.equal(z, x[noisy])  # new pixels, not the old ones
+
+
+def test_the_conditions_stream_is_apart_from_the_seeds_other_uses():
+    # The pages seed the initialization (torch.manual_seed) with the same integer: the noise
+    # pixels must not be the numbers a generator of that raw seed gives.
+    x = torch.zeros(50, 3, 8, 8)
+    y = torch.zeros(50, dtype=torch.long)
+    x2, _, noisy = conditions.apply(x, y, conditions.Condition("randX", 1.0, seed=7), 10)
+    raw = torch.Generator().manual_seed(7)
+    torch.randperm(50, generator=raw)
+    assert not torch.allclose(x2, torch.randn(x.shape, generator=raw), atol=0.5)
+    again, _, _ = conditions.apply(x, y, conditions.Condition("randX", 1.0, seed=7), 10)
+    assert torch.equal(x2, again)  # still a function of the seed
+    _, y2, _ = conditions.apply(x, torch.arange(50) % 10, conditions.Condition("randY", 1.0, 7), 10)
+    assert not torch.equal(y2, corrupt_labels(torch.arange(50) % 10, 50, 10, 7, "uniform")[0])
 
 
 def test_conditions_real_names_and_validation():
@@ -78,6 +98,30 @@ def test_networks_and_regularizers():
     for bad in ({"dropout": 1.0}, {"hidden_noise": -1.0}, {"adversarial": 2.0}):
         with pytest.raises(MemlibError):
             nets.Regularizer(**bad)
+
+
+def test_adversarial_training_is_the_weighted_loss_on_lass_critical_samples():
+    # One epoch of one batch by fit(), against the step computed by hand from the same search.
+    x, y = _data(n=32)
+    reg = nets.Regularizer(adversarial=0.5)
+    model = nets.build("mlp", (12,), 3, init_seed=0, widths=(8,), reg=reg)
+    ref, plain = copy.deepcopy(model), copy.deepcopy(model)
+    fit(model, x, y, Recipe(epochs=1, lr=0.1, batch_size=32), reg=reg, order_seed=1,
+        noise_seed=2, scale=1.0)  # fmt: skip
+    xb, yb = x[epoch_order(1, 1, 32)], y[epoch_order(1, 1, 32)]
+    crit, x_hat = lass(ref, xb, scale=1.0, seed=(2 * 100_003 + 1) * 7919, **ADV_LASS)
+    assert 0 < int(crit.sum()) < 32  # some points have a critical sample, some not
+    x_hat = torch.where(crit.view(-1, 1), x_hat, xb)
+    for net, loss in ((ref, lambda m: 0.5 * F.cross_entropy(m(xb), yb)
+                       + 0.5 * F.cross_entropy(m(x_hat), yb)),
+                      (plain, lambda m: F.cross_entropy(m(xb), yb))):  # fmt: skip
+        loss(net.train()).backward()
+        with torch.no_grad():
+            for w in net.parameters():
+                w -= 0.1 * w.grad
+    pairs = lambda a: zip(model.parameters(), a.parameters(), strict=True)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in pairs(ref))
+    assert not all(torch.allclose(a, b, atol=1e-4) for a, b in pairs(plain))
 
 
 def test_fit_is_deterministic_and_resumes(tmp_path):

@@ -70,3 +70,11 @@ def test_every_page_has_its_claim_check():
     from memlib.params import NOTEBOOKS
 
     assert set(claims.CLAIMS) == set(NOTEBOOKS)
+
+
+def test_reaches_counts_a_threshold_met_up_to_rounding_and_never_nan():
+    from memlib.claims.core import reaches
+
+    assert 0.052 - 0.032 < 0.02 and reaches(0.052 - 0.032, 0.02)
+    assert reaches(0.8, 0.8) and not reaches(0.79, 0.8)
+    assert not reaches(float("nan"), 0.0)

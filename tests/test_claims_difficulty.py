@@ -143,4 +143,5 @@ def test_nan_rates_do_not_crash(bad):
     real = _real().copy()
     real[:3] = bad
     c = _check(_table(real=real))
-    assert c.verdict in (HOLDS, PARTLY, FAILS, UNTESTABLE)
+    assert c.verdict == UNTESTABLE  # the real rates are unknown: nothing to judge on
+    assert not any(p.passed for p in c.parts if p.name.startswith("real"))

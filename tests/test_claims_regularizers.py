@@ -64,7 +64,7 @@ def test_notes_other_regularizers():
 def test_nearest_reports_the_lowest_randy_that_keeps_learning():
     from memlib.claims.regularizers import nearest
 
-    t = _table(dropout=[(0.9, 0.41), (0.55, 0.39), (0.1, 0.2)], weight_decay=STEEP)
+    t = _table(dropout=[(0.9, 0.41), (0.55, 0.39), (0.1, 0.2)], weight_decay=[(0.8, 0.3)])
     assert nearest(t, "dropout") == (
         "strength 1: randY 0.550 (cap 0.500), validation 0.390 (unregularized 0.400)"
     )
@@ -72,3 +72,10 @@ def test_nearest_reports_the_lowest_randy_that_keeps_learning():
     c = claims.arpit_regularizers(t)
     assert c.numbers["lowest randY at no cost, dropout"].startswith("strength 1: randY 0.550")
     assert not c.parts[0].passed  # 0.55 misses the cap; the number is beside the verdict
+
+
+def test_a_cap_or_slack_met_exactly_counts():
+    # 0.414 is exactly 0.464 − 0.05, and 0.25 exactly half of 0.5: both reach their threshold
+    t = _table(base=(0.5, 0.464), dropout=[(0.25, 0.414)])
+    c = claims.arpit_regularizers(t)
+    assert c.parts[0].passed is True

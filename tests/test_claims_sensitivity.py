@@ -92,6 +92,10 @@ def test_nan_never_passes():
     g.loc[g.condition == "real", "gini"] = np.nan
     c = claims.arpit_sensitivity(g, _mats())
     assert not c.parts[0].passed and not c.parts[1].passed
+    g = _gini()
+    g.loc[g.condition == "randY", "gini"] = np.nan  # a random condition's Gini unknown
+    c = claims.arpit_sensitivity(g, _mats())
+    assert not c.parts[0].passed and not c.parts[1].passed
 
 
 def test_matrix_helpers():

@@ -7,7 +7,9 @@
   dataset's mean and variance, per channel (the images are standardized, so nearly N(0, 1)).
 
 The examples that are replaced, and the new labels or pixels, come from the condition's own
-``seed``: a stream apart from the data subset, initialization and data order.
+``seed``, hashed with a salt of its own: the pages pass one integer as the seed of the data
+subset, the initialization, the data order and the condition, and the salt keeps the
+condition's random stream apart from the others'.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from torch import Tensor
 
 from ..data import corrupt_labels
 from ..errors import MemlibError
+from ..masks import hash32
 
 KINDS = ("real", "randX", "randY")
+_SALT = 0x5EED_C0DE  # the condition's stream, apart from a seed's other uses (module doc)
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,12 @@ def apply(x: Tensor, y: Tensor, cond: Condition, n_classes: int) -> tuple[Tensor
     noisy = torch.zeros(len(y), dtype=torch.bool, device=y.device)
     if n == 0:
         return x, y, noisy
+    seed = hash32(cond.seed ^ _SALT)
     if cond.kind == "randY":
-        y, idx = corrupt_labels(y, n, n_classes, cond.seed, noise="uniform")
+        y, idx = corrupt_labels(y, n, n_classes, seed, noise="uniform")
         noisy[idx.to(y.device)] = True
         return x, y, noisy
-    g = torch.Generator().manual_seed(cond.seed)
+    g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(y), generator=g)[:n].sort().values.to(x.device)
     if x.dim() > 2:  # images [N, C, H, W]: the statistics of each channel
         dims, shape = [0, *range(2, x.dim())], [1, -1] + [1] * (x.dim() - 2)

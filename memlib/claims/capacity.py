@@ -9,8 +9,9 @@ Numbers defined before any result:
 * *width needed* of a condition: the smallest width whose validation accuracy (mean over seeds)
   is within NEAR of the condition's best over widths;
 * *time-to-fit slope*: the least-squares slope of log epochs-to-100%-training-accuracy (mean
-  over seeds of the log) against log width, or against log training-set size, over the points
-  where every seed fitted within the epoch cap (censored points are left out; at least 3 points).
+  over seeds of the log) against log width, or against log training-set size, over the widths
+  (sizes) where every seed of real data and of every randX level fitted within the epoch cap:
+  the same range for every condition, so that their slopes compare (at least 3 points).
 """
 
 from __future__ import annotations
@@ -65,14 +66,16 @@ def widths_needed(table: pd.DataFrame, near: float = NEAR) -> dict[tuple[str, fl
 
 
 def slopes(table: pd.DataFrame, x: str) -> dict[tuple[str, float], tuple[float, int]]:
-    """(kind, fraction) -> (time-to-fit slope against log ``x``, points used), real and randX."""
-    out = {}
+    """(kind, fraction) -> (time-to-fit slope against log ``x``, points used), real and randX,
+    each over the ``x`` values where every seed of every one of them fitted (module doc)."""
+    grids = {}
     for kind, f in [("real", 0.0), *(("randX", f) for f in _levels(table, "randX"))]:
         g = _cond(table, kind, f)
         e = g.pivot_table(index=x, columns="seed", values="fit_epoch", dropna=False)
-        e = e.reindex(sorted(g[x].unique()))
-        out[kind, f] = loglog_slope(e.index.to_numpy(), e.to_numpy())
-    return out
+        grids[kind, f] = e.reindex(sorted(table[x].unique()))
+    common = np.logical_and.reduce([np.isfinite(e.to_numpy()).all(1) for e in grids.values()])
+    return {c: loglog_slope(e.index.to_numpy()[common], e.to_numpy()[common])
+            for c, e in grids.items()}  # fmt: skip
 
 
 def _needs_more(need: dict, kind: str, table: pd.DataFrame) -> Criterion:
@@ -100,8 +103,7 @@ def _steeper(sl: dict, x: str, sign: int, what: str) -> Criterion:
     real, _ = sl[("real", 0.0)]
     noisy = {f: s for (k, f), (s, _) in sl.items() if k == "randX" and np.isfinite(s)}
     value = "; ".join(f"{label(k, f)} {s:+.2f} ({n} pts)" for (k, f), (s, n) in sl.items())
-    why = ("real data's slope is not measurable" if not np.isfinite(real) else
-           "no randX slope is measurable" if not noisy else "")  # fmt: skip
+    why = "" if np.isfinite(real) and noisy else "no slope is measurable"
     passed = None if why else all(sign * (s - real) > SLOPE_MARGIN for s in noisy.values())
     return Criterion(
         f"{what} matters more for noise",
@@ -110,7 +112,9 @@ def _steeper(sl: dict, x: str, sign: int, what: str) -> Criterion:
         value,
         passed,
         "§3.3.2, Figure 6; threshold ours",
-        why + f" (fewer than 3 {x} values where every seed fitted)" if why else "",
+        why + f" (fewer than 3 {x} values where every seed of every condition fitted)"
+        if why
+        else "",
     )
 
 

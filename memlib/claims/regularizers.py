@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .core import Claim, Criterion, make
+from .core import Claim, Criterion, make, reaches
 
 CAP = 0.5  # randY training accuracy at most this × the unregularized model's: capped (ours)
 SLACK = 0.05  # a capping regularizer keeps learning within this of b_v (ours; §5: "without
@@ -36,7 +36,7 @@ def scores(table: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     base = m[m.regularizer == "none"]
     b_y = float(base.randY_train_acc.iloc[0]) if len(base) else float("nan")
     b_v = float(base.best_val.iloc[0]) if len(base) else float("nan")
-    m["capped"] = m.randY_train_acc <= CAP * b_y
+    m["capped"] = [reaches(CAP * b_y, a) for a in m.randY_train_acc]
     rows = {}
     for name, g in m[m.regularizer != "none"].groupby("regularizer", sort=False):
         c = g[g.capped]
@@ -54,7 +54,7 @@ def nearest(table: pd.DataFrame, name: str) -> str:
     _, b_y, b_v = scores(table)
     g = table.groupby(["regularizer", "strength"], sort=False)[
         ["randY_train_acc", "best_val"]].mean().reset_index()  # fmt: skip
-    kept = g[(g.regularizer == name) & (g.best_val >= b_v - SLACK)]
+    kept = g[(g.regularizer == name) & np.array([reaches(v, b_v - SLACK) for v in g.best_val])]
     if not len(kept):
         return f"no strength keeps validation within {SLACK:.0%} of {b_v:.3f}"
     r = kept.loc[kept.randY_train_acc.idxmin()]
@@ -96,7 +96,7 @@ def arpit_regularizers(table: pd.DataFrame) -> Claim:
         Criterion("dropout caps memorization", f"dropout or dropout + adversarial training cuts "
                   f"randY training accuracy to at most {CAP:g} × the unregularized model's and "
                   f"keeps its best validation accuracy within {SLACK:.0%} of it", measured,
-                  None if why else bool(best >= b_v - SLACK), "§5, Figure 10; thresholds ours",
+                  None if why else reaches(best, b_v - SLACK), "§5, Figure 10; thresholds ours",
                   why),
         Criterion("dropout the most effective", f"that regularizer's score ranks in the first "
                   f"{TOP} of the {len(s)} regularizers", f"rank {rank} ({best_name})" if rank
@@ -112,7 +112,7 @@ def arpit_regularizers(table: pd.DataFrame) -> Claim:
     ]  # fmt: skip
     notes = [
         Criterion(f"{name} caps memorization", f"score at least b_v − {SLACK:.0%}", shown(name),
-                  bool(s.loc[name, "score"] >= b_v - SLACK), "ours")
+                  reaches(s.loc[name, "score"], b_v - SLACK), "ours")
         for name in s.index if name not in DROPOUTS
     ]  # fmt: skip
     numbers = {"unregularized": f"randY training accuracy {b_y:.3f}, best validation {b_v:.3f}"}

@@ -65,7 +65,7 @@ def arpit_sensitivity(gini: pd.DataFrame, mats: dict[str, np.ndarray]) -> Claim:
     Partly: any part holds."""
     fin = {k: _final(gini, k) for k in ("real", *RANDOM)}
     acc = {k: _final(gini, k, "acc") for k in ("real", *RANDOM)}
-    gap = pd.concat([fin["real"] - fin[k] for k in RANDOM], axis=1).min(axis=1)
+    gap = pd.concat([fin["real"] - fin[k] for k in RANDOM], axis=1).min(axis=1, skipna=False)
     lead = _lead(gini)
     n_steps = int(gini.step.nunique())
     off = {k: off_diagonal(mats[k]) for k in ("real", *RANDOM)}
