@@ -116,6 +116,13 @@ def test_slope_not_measurable_when_too_much_is_censored():
     assert size.passed is None and "fewer than 3" in size.why
 
 
+def test_a_condition_that_never_fits_leaves_no_slope_and_no_crash():
+    w, s = _tables(censor={("randX", 0.8, n) for n in SIZES})
+    assert all(np.isnan(v) and n == 0 for v, n in slopes(s, "n_train").values())
+    size = next(p for p in claims.arpit_capacity(w, s).parts if p.name.startswith("size"))
+    assert size.passed is None
+
+
 def test_slopes_of_every_condition_span_the_same_range():
     # randX 40% never fits the smallest set: real data's slope leaves that point out too
     w, s = _tables(censor={("randX", 0.4, SIZES[0])})

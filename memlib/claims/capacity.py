@@ -40,6 +40,8 @@ def loglog_slope(x, epochs) -> tuple[float, int]:
     """Least-squares slope of log epochs against log x over the x where every seed fitted
     (``epochs``: [len(x), n_seeds], NaN = censored), and the number of points used; NaN under
     3 points. Censored points are left out, which flattens a slope where they lie at its end."""
+    if len(x) == 0:
+        return float("nan"), 0
     x, e = np.asarray(x, float), np.asarray(epochs, float).reshape(len(x), -1)
     keep = np.isfinite(e).all(1) & (e > 0).all(1)
     if keep.sum() < 3:
@@ -72,7 +74,8 @@ def slopes(table: pd.DataFrame, x: str) -> dict[tuple[str, float], tuple[float, 
     for kind, f in [("real", 0.0), *(("randX", f) for f in _levels(table, "randX"))]:
         g = _cond(table, kind, f)
         e = g.pivot_table(index=x, columns="seed", values="fit_epoch", dropna=False)
-        grids[kind, f] = e.reindex(sorted(table[x].unique()))
+        grids[kind, f] = e.reindex(index=sorted(table[x].unique()),
+                                   columns=sorted(table.seed.unique()))  # fmt: skip
     common = np.logical_and.reduce([np.isfinite(e.to_numpy()).all(1) for e in grids.values()])
     return {c: loglog_slope(e.index.to_numpy()[common], e.to_numpy()[common])
             for c, e in grids.items()}  # fmt: skip

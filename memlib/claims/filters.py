@@ -78,5 +78,5 @@ def arpit_filters(smooth: dict, train_acc: dict, best_val: list[float]) -> Claim
     return make("arpit_filters", "Figure 2", "real data gives structured first-layer filters, "
                 "random labels noise-like ones", parts, partly=parts[0].passed is True,
                 preconditions=pre, notes=notes, numbers=numbers,
-                key=("filter smoothness, real / randY", f"{real[0]:.2f} / "
-                     f"{smooth['randY'][0]:.2f}", "(a picture)"))  # fmt: skip
+                key=("filter smoothness, real / randY", f"{real[0]:.3f} / "
+                     f"{smooth['randY'][0]:.3f}", "(a picture)"))  # fmt: skip
