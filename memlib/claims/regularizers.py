@@ -27,15 +27,26 @@ N_CLASSES = 10
 DROPOUTS = ("dropout", "adversarial")  # the regularizers the claim names
 
 
+def _means(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (regularizer, strength): randY_train_acc and best_val averaged over seeds."""
+    return table.groupby(["regularizer", "strength"], sort=False)[
+        ["randY_train_acc", "best_val"]].mean().reset_index()  # fmt: skip
+
+
+def _base(m: pd.DataFrame) -> tuple[float, float]:
+    """The unregularized model's (b_y, b_v) from :func:`_means`; NaN without one."""
+    base = m[m.regularizer == "none"]
+    if not len(base):
+        return float("nan"), float("nan")
+    return float(base.randY_train_acc.iloc[0]), float(base.best_val.iloc[0])
+
+
 def scores(table: pd.DataFrame) -> tuple[pd.DataFrame, float, float]:
     """``table`` (one row per regularizer, strength, seed: randY_train_acc, best_val) averaged
     over seeds, with a ``capped`` column; each regularizer's score (and its number of capping
     strengths) as a frame indexed by regularizer; and (b_y, b_v)."""
-    m = table.groupby(["regularizer", "strength"], sort=False)[
-        ["randY_train_acc", "best_val"]].mean().reset_index()  # fmt: skip
-    base = m[m.regularizer == "none"]
-    b_y = float(base.randY_train_acc.iloc[0]) if len(base) else float("nan")
-    b_v = float(base.best_val.iloc[0]) if len(base) else float("nan")
+    m = _means(table)
+    b_y, b_v = _base(m)
     m["capped"] = [reaches(CAP * b_y, a) for a in m.randY_train_acc]
     rows = {}
     for name, g in m[m.regularizer != "none"].groupby("regularizer", sort=False):
@@ -51,9 +62,8 @@ def nearest(table: pd.DataFrame, name: str) -> str:
     """How far ``name`` got at no cost to learning: among its strengths whose best validation
     accuracy stays within SLACK of b_v (seed means), the one with the lowest randY training
     accuracy, against the cap (a number beside the verdict: how near a flat curve came)."""
-    _, b_y, b_v = scores(table)
-    g = table.groupby(["regularizer", "strength"], sort=False)[
-        ["randY_train_acc", "best_val"]].mean().reset_index()  # fmt: skip
+    g = _means(table)
+    b_y, b_v = _base(g)
     kept = g[(g.regularizer == name) & np.array([reaches(v, b_v - SLACK) for v in g.best_val])]
     if not len(kept):
         return f"no strength keeps validation within {SLACK:.0%} of {b_v:.3f}"
