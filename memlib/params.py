@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from .arpit.pages import PAGES as ARPIT_PAGES
+from .natural.pages import PAGES as NATURAL_PAGES
 from .config import RunConfig, check_types, ensemble_config
 from .errors import MemlibError
 
@@ -392,6 +393,7 @@ NOTEBOOKS: dict[str, type] = {
     "maini_tied_baselines": TiedStudy,
     "maini_forgotten": TiedStudy,
     **ARPIT_PAGES,
+    **NATURAL_PAGES,
 }
 
 

@@ -45,6 +45,13 @@ from .dynamics import (
 )
 from .filters import arpit_filters
 from .groundtruth import fz_ground_truth
+from .natural import (
+    natural_artificial,
+    natural_epochs,
+    natural_gap,
+    natural_size,
+    natural_transient,
+)
 from .localization import maini_gradients, maini_neurons, maini_retraining, maini_rewinding
 from .regularizers import arpit_regularizers
 from .scores import fig2a_long_tail, fig2b_random_labels, fig7_gallery, fig8_gallery_cifar
@@ -84,6 +91,11 @@ CLAIMS = {
         arpit_capacity,
         arpit_csr,
         arpit_regularizers,
+        natural_size,
+        natural_epochs,
+        natural_gap,
+        natural_transient,
+        natural_artificial,
     )
 }
 

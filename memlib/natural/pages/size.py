@@ -1,0 +1,113 @@
+"""Figure 1: memorized count against the number of parameters, within each family; how the
+counts converge with the number of models; the cost of the paper profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from .. import counts, nets
+from . import base
+
+
+@dataclass
+class SizeRuns:
+    """``table``: one row per training set, family and width (:func:`base.row`);
+    ``convergence``: the count of one run from its first k models, for every k of the ladder."""
+
+    table: pd.DataFrame
+    convergence: pd.DataFrame
+    runs: list
+
+
+def run(p: base.NaturalStudy) -> SizeRuns:
+    """Every family on the main training set, ``other_family`` on the others, and the ladder."""
+    main = base.grid(p)
+    tables, runs = [base.table(main, p)], list(main.values())
+    for name in p.others:
+        g = base.grid(p, base.data_spec(p, name), [p.other_family])
+        tables.append(base.table(g, p, name))
+        runs += list(g.values())
+    fam = next(iter(p.families))
+    big = base.run(p, fam, p.mid[fam], n_models=max(max(p.ladder), p.n_models))
+    runs.append(big)
+    return SizeRuns(pd.concat(tables, ignore_index=True), convergence(big, p), runs)
+
+
+def convergence(s, p: base.NaturalStudy) -> pd.DataFrame:
+    """The count from the first k models of ``s`` (k on the ladder), with its uncertainty."""
+    rows = []
+    for k in sorted(set(p.ladder)):
+        if k > s.k:
+            continue
+        c = counts.full(s.members[:k], s.correct()[:k], p.threshold, p.n_boot, p.seed)
+        rows.append({"k": k, "count": c.n, "expected": c.expected, "sd": c.sd,
+                     "misclassified": c.misclassified, "low": c.low, "high": c.high})  # fmt: skip
+    return pd.DataFrame(rows).assign(family=s.spec.family, width=s.spec.width)
+
+
+def figure(t: pd.DataFrame, conv: pd.DataFrame, n_train: int) -> plt.Figure:
+    """Left: the memorized count against parameters per family (main training set; bars: 95%
+    bootstrap intervals over the models); middle: the other training sets; right: the count
+    against the number of models."""
+    from ... import plotting
+
+    fig, axes = plt.subplots(2, 2, figsize=plotting.size(2, rows=2, height=3.2))
+    axes = axes.ravel()
+    axes[3].axis("off")
+    main = t[t.data == t.data.iloc[0]]
+    for ax, d in ((axes[0], main), (axes[1], t[t.data != t.data.iloc[0]])):
+        by = "family" if ax is axes[0] else "data"
+        for name, g in d.groupby(by, sort=False):
+            g = g.sort_values("params")
+            err = [g["count"] - g.low, g.high - g["count"]]
+            ax.errorbar(g.params, g["count"], yerr=err, marker="o", ms=4, capsize=2, label=name)
+        ax.set(xscale="log", xlabel="parameters", ylabel=f"memorized (of {n_train:,})")
+        ax.legend(fontsize=8)
+    axes[0].set_title(f"{main.data.iloc[0]}, every family")
+    axes[1].set_title("other training sets")
+    c = conv.sort_values("k")
+    axes[2].errorbar(c.k, c["count"], yerr=[c["count"] - c.low, c.high - c["count"]], marker="o",
+                     ms=4, capsize=2, label="count, 95% bootstrap")  # fmt: skip
+    axes[2].plot(c.k, c.expected, ls="--", color="grey", label="Σ P(score > threshold)")
+    axes[2].set(xscale="log", xlabel="models", ylabel="memorized",
+                title=f"convergence ({c.family.iloc[0]} {c.width.iloc[0]})")  # fmt: skip
+    axes[2].set_xticks(c.k, [str(k) for k in c.k])
+    axes[2].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def cost(
+    p: base.NaturalStudy,
+    in_shape=(3, 32, 32),
+    n_classes: int = 10,
+    n_train: int = 50_000,
+    n_test: int = 10_000,
+    tflops: float = 50.0,
+) -> pd.DataFrame:
+    """FLOPs and GPU hours of ``p``'s families at ``p``'s recipe on a training set of
+    ``n_train`` (each model on ``fraction`` of it) with every model evaluated on every
+    training and test example at every epoch; ``tflops``: the sustained throughput assumed."""
+    rows = []
+    for fam, widths in p.families.items():
+        for w in widths:
+            f = nets.flops(fam, w, in_shape, n_classes)
+            train = 3 * f * p.fraction * n_train * p.epochs * p.n_models
+            evals = f * (n_train + n_test) * (p.epochs + 1) * p.n_models
+            rows.append({"family": fam, "width": w,
+                         "params": nets.n_params(fam, w, in_shape, n_classes),
+                         "PFLOP": (train + evals) / 1e15,
+                         "GPU hours": (train + evals) / (tflops * 1e12) / 3600})  # fmt: skip
+    out = pd.DataFrame(rows)
+    bits = (p.epochs + 1) * p.n_models * (n_train + n_test) / 8
+    return out.assign(**{"correctness GB": bits / 1e9})
+
+
+def numbers(t: pd.DataFrame) -> pd.DataFrame:
+    """The table behind the figure."""
+    cols = ["data", "family", "width", "params", "k", "count", "low", "high", "expected", "sd",
+            "misclassified", "train_acc", "test_acc", "gap"]  # fmt: skip
+    return t[cols].round(3)

@@ -1,0 +1,117 @@
+"""Figure 4: transient memorization, model-wise (memorized by a small model, not by a large
+one) and temporal (memorized at the peak epoch, not at the last)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ...claims.natural import stages, transient_stats
+from .. import counts
+from . import base
+
+
+@dataclass
+class TransientRuns:
+    """The numbers behind the two kinds of transient memorization (``model_wise``,
+    ``temporal``: ``claims.natural.transient_stats``), the scores they compare, and the
+    long-tailed set's per-class counts (``tail``: None without one)."""
+
+    model_wise: dict
+    temporal: dict
+    scores: dict[str, np.ndarray]
+    tail: dict | None
+    per_class: pd.DataFrame | None
+    runs: list
+
+
+def model_wise(small, large, threshold: float) -> tuple[np.ndarray, dict]:
+    """The points memorized by ``small`` and not by ``large`` (same training set), and their
+    numbers: scores are the small model's (it is the one that memorizes them)."""
+    es, el = small.estimate(), large.estimate()
+    t = counts.memorized(es, threshold) & ~counts.memorized(el, threshold)
+    noise = counts.count(es, threshold).misclassified + counts.count(el, threshold).misclassified
+    return t, transient_stats(es["mem"], t, noise)
+
+
+def temporal(s, threshold: float, curve: pd.DataFrame) -> tuple[np.ndarray, dict, int]:
+    """The points memorized at the peak epoch of ``s`` and not at its last, and their numbers
+    (scores at the peak)."""
+    peak = stages(curve)["peak_epoch"]
+    ep, el = s.estimate(peak), s.estimate(-1)
+    t = counts.memorized(ep, threshold) & ~counts.memorized(el, threshold)
+    noise = counts.count(ep, threshold).misclassified + counts.count(el, threshold).misclassified
+    return t, transient_stats(ep["mem"], t, noise), peak
+
+
+def run(p: base.NaturalStudy) -> TransientRuns:
+    fam = next(iter(p.families))
+    widths = p.families[fam]
+    small, large = base.run(p, fam, widths[0]), base.run(p, fam, widths[-1])
+    _, mw = model_wise(small, large, p.threshold)
+    mid = base.run(p, fam, p.mid[fam])
+    curve = pd.DataFrame([base.row(mid, p, e) for e in range(mid.epochs + 1)])
+    _, tw, peak = temporal(mid, p.threshold, curve)
+    scores = {f"{fam} {widths[0]}": small.estimate()["mem"],
+              f"{fam} {widths[-1]}": large.estimate()["mem"],
+              f"{fam} {p.mid[fam]}, epoch {peak}": mid.estimate(peak)["mem"],
+              f"{fam} {p.mid[fam]}, epoch {mid.epochs}": mid.estimate()["mem"]}  # fmt: skip
+    runs = [small, large, mid]
+    tail = per_class = None
+    lt = [o for o in p.others if o.endswith("-lt")]
+    if lt:
+        of = p.families[p.other_family]
+        d = base.data_spec(p, lt[0])
+        s2, l2 = base.run(p, p.other_family, of[0], d), base.run(p, p.other_family, of[-1], d)
+        runs += [s2, l2]
+        t2, _ = model_wise(s2, l2, p.threshold)
+        y = s2.data.y_train.cpu().numpy()
+        sizes = np.bincount(y)
+        rare = np.argsort(sizes, kind="stable")[: len(sizes) // 2]
+        in_rare = np.isin(y, rare)
+        tail = {"n": int(t2.sum()), "transient": float(in_rare[t2].mean()) if t2.any() else 0.0,
+                "data": float(in_rare.mean())}  # fmt: skip
+        per_class = pd.DataFrame({
+            "class": np.arange(len(sizes)), "examples": sizes,
+            "small": np.bincount(y, counts.memorized(s2.estimate(), p.threshold), len(sizes)),
+            "large": np.bincount(y, counts.memorized(l2.estimate(), p.threshold), len(sizes)),
+            "transient": np.bincount(y, t2, len(sizes)),
+        }).astype({"small": int, "large": int, "transient": int})  # fmt: skip
+    return TransientRuns(mw, tw, scores, tail, per_class, runs)
+
+
+def figure(r: TransientRuns, threshold: float, tail_name: str = "") -> plt.Figure:
+    """(a) The distribution of scores of the small and the large model; (b) of the mid-size
+    model at its peak epoch and at the last; (c) the long-tailed set: memorized share per class
+    by the small and the large model."""
+    from ... import plotting
+
+    rows = 2 if r.per_class is not None else 1
+    fig, axes = plt.subplots(rows, 2, figsize=plotting.size(2, rows=rows, height=3.2))
+    axes = axes.ravel()
+    if rows == 2:
+        axes[3].axis("off")
+    bins = np.linspace(-0.2, 1.0, 25)
+    names = list(r.scores)
+    for ax, pair, title in ((axes[0], names[:2], "(a) model-wise"),
+                            (axes[1], names[2:], "(b) temporal")):  # fmt: skip
+        for name in pair:
+            v = r.scores[name]
+            ax.hist(v[np.isfinite(v)], bins=bins, histtype="step", lw=1.5, label=name)
+        ax.axvline(threshold, color="grey", ls=":")
+        ax.set(yscale="log", xlabel="estimated memorization score", ylabel="examples",
+               title=title)  # fmt: skip
+        ax.legend(fontsize=7)
+    if r.per_class is not None:
+        c = r.per_class
+        x = np.arange(len(c))
+        axes[2].bar(x - 0.2, c.small / c.examples, 0.4, label="smallest")
+        axes[2].bar(x + 0.2, c.large / c.examples, 0.4, label="largest")
+        axes[2].set(xticks=x, xlabel="class (largest first)", ylabel="memorized share",
+                    title=f"(c) {tail_name}")  # fmt: skip
+        axes[2].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
