@@ -50,11 +50,12 @@ publish: html  ## push the HTML to the gh-pages branch of GH_REMOTE (origin) wit
 smoke: $(STAMP)  ## refresh the smoke-profile outputs of notebooks/ (what nbval compares)
 	for nb in $(NOTEBOOKS); do $(PY) -m memlib run $$nb --profile smoke; done
 
-bench: $(STAMP)  ## benchmarks: turn-over step; gradients vs BackPACK; VGG-11 levers; ensembles
+bench: $(STAMP)  ## benchmarks: turn-over step; gradients vs BackPACK; VGG-11 levers; ensembles; stacked CNNs/MLPs
 	$(PY) benchmarks/bench_step.py
 	$(PY) benchmarks/bench_gradients.py
 	$(PY) benchmarks/bench_vgg.py
 	$(PY) benchmarks/bench_ensemble.py
+	$(PY) benchmarks/bench_natural.py
 
 lint: $(STAMP)  ## ruff
 	$(PY) -m ruff check memlib tests benchmarks

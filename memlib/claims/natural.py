@@ -13,6 +13,8 @@ is ours unless the paper gives it; the paper gives numbers for one dataset at a 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -77,7 +79,7 @@ def natural_size(table: pd.DataFrame, n_classes: int = 10) -> Claim:
     first = table[(table.data == main.data) & (table.family == main.family)].sort_values("params")
     key = (
         "memorized: smallest → largest",
-        f"{first['count'].iloc[0]:,} → {first['count'].iloc[-1]:,} ({main.family})",
+        f"{int(first['count'].iloc[0]):,} → {int(first['count'].iloc[-1]):,} ({main.family})",
         "8,375 → 4,111 (SmallVGG → ResNet50)",
     )
     return make("natural_size", "Figure 1", "natural memorization falls as models grow", parts,
@@ -87,8 +89,8 @@ def natural_size(table: pd.DataFrame, n_classes: int = 10) -> Claim:
 
 def _span(g: pd.DataFrame) -> str:
     a, b = g.iloc[0], g.iloc[-1]
-    return (f"{a.params:,.0f} params: {a['count']:,} [{a.low:,.0f}, {a.high:,.0f}]; "
-            f"{b.params:,.0f}: {b['count']:,} [{b.low:,.0f}, {b.high:,.0f}]")  # fmt: skip
+    return (f"{a.params:,.0f} params: {int(a['count']):,} [{a.low:,.0f}, {a.high:,.0f}]; "
+            f"{b.params:,.0f}: {int(b['count']):,} [{b.low:,.0f}, {b.high:,.0f}]")  # fmt: skip
 
 
 def stages(curve: pd.DataFrame) -> dict:
@@ -153,7 +155,8 @@ def natural_gap(table: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> Claim
     pre = Criterion("enough models", f"at least {MIN_MODELS} models", f"{n} models",
                     n >= MIN_MODELS, "ours")  # fmt: skip
     x, y = table.gap.to_numpy(float), table["count"].to_numpy(float)
-    with np.errstate(invalid="ignore", divide="ignore"):  # a resample of equal values: NaN
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # resamples of equal values: NaN
         r = stats.pearson(x, y) if n >= 2 and np.std(x) > 0 and np.std(y) > 0 else float("nan")
         lo, hi = (
             stats.bootstrap_ci(stats.pearson, x, y, n=n_boot, seed=seed)
@@ -170,7 +173,8 @@ def natural_gap(table: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> Claim
     notes = []
     for fam, g in table.groupby("family", sort=False):
         if len(g) >= 3:
-            rf = stats.pearson(g.gap.to_numpy(float), g["count"].to_numpy(float))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rf = stats.pearson(g.gap.to_numpy(float), g["count"].to_numpy(float))
             notes.append(Criterion(f"within {fam}", "Pearson r over the family's widths, at "
                                    f"least {STRONG:g}", f"r = {rf:.2f} ({len(g)} widths)",
                                    reaches(rf, STRONG), "ours"))  # fmt: skip
@@ -257,4 +261,4 @@ def natural_artificial(table: pd.DataFrame, planted: int) -> Claim:
                 "move apart with size", parts, partly=any(c.passed for c in parts),
                 numbers={"planted": str(planted)},
                 key=("planted share; natural count, small → large", f"{sa:.0%} → {sb:.0%}; "
-                     f"{a['count']:,} → {b['count']:,}", "rises; falls"))  # fmt: skip
+                     f"{int(a['count']):,} → {int(b['count']):,}", "rises; falls"))  # fmt: skip

@@ -58,5 +58,4 @@ def figure(t: pd.DataFrame, planted: int, n_train: int) -> plt.Figure:
                ms=4, capsize=2)  # fmt: skip
     b.set(xscale="log", xlabel="parameters", ylabel=f"memorized (of {n_train - planted:,})",
           title="natural: the other examples")  # fmt: skip
-    fig.tight_layout()
     return fig

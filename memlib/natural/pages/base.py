@@ -44,6 +44,7 @@ class NaturalStudy:
     planted: int  # the artificial page: training examples given a random other label
     ladder: list[int]  # convergence: numbers of models (the largest may exceed n_models)
     n_boot: int  # bootstrap resamples of the models behind every interval
+    turnover_epochs: int  # the turn-over-dropout MLP compared with the mlp1 family's mid width
     device: str = "cpu"  # cpu, cuda or auto
 
     def __post_init__(self):
@@ -62,7 +63,8 @@ class NaturalStudy:
                 raise MemlibError(f"family {fam} needs an lr and a mid width among its widths")
         if self.other_family not in self.families:
             raise MemlibError(f"bad parameter other_family={self.other_family!r}: not a family")
-        for name in ("epochs", "batch_size", "n_models", "chunk", "n_jobs", "n_boot"):
+        for name in ("epochs", "batch_size", "n_models", "chunk", "n_jobs", "n_boot",
+                     "turnover_epochs"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise MemlibError(f"bad parameter {name}={getattr(self, name)}: must be >= 1")
         if not 0 < self.fraction < 1 or not 0 < self.threshold < 1:

@@ -42,5 +42,4 @@ def figure(curves: pd.DataFrame, n_train: int) -> plt.Figure:
     acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy (solid: train, dotted: test)",
             ylim=(0, 1.02))  # fmt: skip
     ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig

@@ -46,5 +46,4 @@ def figure(t: pd.DataFrame, n_train: int) -> plt.Figure:
                         ls="", marker="o", ms=4, capsize=2, label=fam)  # fmt: skip
         ax.set(title=d, xlabel="train − test accuracy", ylabel=f"memorized (of {n_train:,})")
         ax.legend(fontsize=8)
-    fig.tight_layout()
     return fig

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from .. import counts, nets
@@ -20,6 +21,7 @@ class SizeRuns:
     table: pd.DataFrame
     convergence: pd.DataFrame
     runs: list
+    turnover: pd.DataFrame | None = None
 
 
 def run(p: base.NaturalStudy) -> SizeRuns:
@@ -33,7 +35,38 @@ def run(p: base.NaturalStudy) -> SizeRuns:
     fam = next(iter(p.families))
     big = base.run(p, fam, p.mid[fam], n_models=max(max(p.ladder), p.n_models))
     runs.append(big)
-    return SizeRuns(pd.concat(tables, ignore_index=True), convergence(big, p), runs)
+    tov = None
+    if "mlp1" in p.families:
+        tov, score_run = turnover(p, main[("mlp1", p.mid["mlp1"])])
+        runs.append(score_run)
+    return SizeRuns(pd.concat(tables, ignore_index=True), convergence(big, p), runs, tov)
+
+
+def turnover(p: base.NaturalStudy, s) -> tuple[pd.DataFrame, object]:
+    """The turn-over-dropout MLP of the same width on the same training set (the first part's
+    recipe: one model, SGD at 0.06, batch 256, ``turnover_epochs`` epochs), its scores against
+    the run's Feldman-Zhang scores and memorized set."""
+    from ... import stats
+    from ...config import RunConfig
+    from ...runs import score_run
+
+    cfg = RunConfig(dataset=s.spec.data.dataset, n_train=p.n_train, subset_seed=p.seed,
+                    hidden=s.spec.width, epochs=p.turnover_epochs, device=p.device)  # fmt: skip
+    run = score_run(cfg, profile=p.profile, progress=False)
+    t = run.table
+    if not np.array_equal(t.true_label.to_numpy(), s.data.true_y.numpy()):
+        raise RuntimeError("the turn-over run trained on other examples than the ensemble")
+    est = s.estimate()
+    mem, score = est["mem"], t.score.to_numpy(float)
+    ok = np.isfinite(mem)
+    memorized = counts.memorized(est, p.threshold)
+    k = int(memorized.sum())
+    row = {"family": "mlp1", "width": s.spec.width,
+           "spearman": stats.spearman(score[ok], mem[ok]),
+           "auc (memorized)": stats.roc_auc(score, memorized) if 0 < k < len(mem) else np.nan,
+           "precision at k": stats.precision_at_k(score, np.where(ok, mem, -1), k) if k else np.nan,
+           "k": k, "muted_acc": float(run.history.muted_acc.iloc[-1])}  # fmt: skip
+    return pd.DataFrame([row]), run
 
 
 def convergence(s, p: base.NaturalStudy) -> pd.DataFrame:
@@ -76,7 +109,6 @@ def figure(t: pd.DataFrame, conv: pd.DataFrame, n_train: int) -> plt.Figure:
                 title=f"convergence ({c.family.iloc[0]} {c.width.iloc[0]})")  # fmt: skip
     axes[2].set_xticks(c.k, [str(k) for k in c.k])
     axes[2].legend(fontsize=8)
-    fig.tight_layout()
     return fig
 
 

@@ -113,5 +113,12 @@ def figure(r: TransientRuns, threshold: float, tail_name: str = "") -> plt.Figur
         axes[2].set(xticks=x, xlabel="class (largest first)", ylabel="memorized share",
                     title=f"(c) {tail_name}")  # fmt: skip
         axes[2].legend(fontsize=7)
-    fig.tight_layout()
     return fig
+
+
+def numbers(r: TransientRuns) -> pd.DataFrame:
+    """One row per kind of transient memorization: the count, the mean score (± sd) of the
+    transient points against all points', and the estimator's expected misclassified points."""
+    rows = [{"kind": k, **v} for k, v in (("model-wise", r.model_wise), ("temporal", r.temporal))]
+    t = pd.DataFrame(rows).rename(columns={"n": "transient", "noise": "expected from noise"})
+    return t.round(4)
