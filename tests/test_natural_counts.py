@@ -164,6 +164,17 @@ def test_full_is_the_count_with_its_normal_interval():
     assert "95% [" in str(f)
 
 
+def test_full_interval_never_goes_below_zero():
+    rng = np.random.default_rng(7)
+    p_in = np.full(40, 0.5)
+    p_out = np.full(40, 0.4)  # true scores 0.1: a count of a few, with a spread
+    members, correct = draw(p_in, p_out, 16, rng)
+    f = full(members, correct, n_boot=100, seed=2)
+    assert f.low >= 0 and f.high > f.n
+    if f.n - Z95 * bootstrap(members, correct, n_boot=100, seed=2) < 0:
+        assert f.low == 0
+
+
 def test_full_without_a_bootstrap_has_no_interval():
     rng = np.random.default_rng(6)
     members, correct = draw(*population(30, rng), 8, rng)

@@ -93,10 +93,18 @@ def bootstrap(
 
 
 def full(members, correct, threshold: float = THRESHOLD, n_boot: int = 200, seed: int = 0) -> Count:
-    """:func:`count` with its 95% interval over the models (``n ± 1.96`` bootstrap sd)."""
+    """:func:`count` with its 95% interval over the models (``n ± 1.96`` bootstrap sd, the
+    lower end at least 0)."""
     c = count(fz_estimate(members, correct), threshold)
     sd = bootstrap(members, correct, threshold, n_boot, seed) if n_boot > 1 else float("nan")
-    return Count(c.n, c.expected, c.sd, c.misclassified, c.n - Z95 * sd, c.n + Z95 * sd)
+    return Count(
+        c.n,
+        c.expected,
+        c.sd,
+        c.misclassified,
+        float(np.maximum(0.0, c.n - Z95 * sd)),
+        c.n + Z95 * sd,
+    )
 
 
 def memorized(est: dict, threshold: float = THRESHOLD) -> np.ndarray:

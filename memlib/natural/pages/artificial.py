@@ -37,6 +37,19 @@ def run(p: base.NaturalStudy) -> ArtificialRuns:
     return ArtificialRuns(pd.DataFrame(rows), runs)
 
 
+def shown(t: pd.DataFrame) -> pd.DataFrame:
+    """The page's table, narrow enough for the column."""
+    planted = zip(t.count_planted, t.low_planted, t.high_planted, strict=True)
+    return pd.DataFrame({
+        "width": t.width, "params": t.params,
+        "planted memorized [95%]": [base.count_text(*r) for r in planted],
+        "fit planted": t.fit_planted.round(3),
+        "natural memorized [95%]": [base.count_text(*r) for r in
+                                    zip(t["count"], t.low, t.high, strict=True)],
+        "train": t.train_acc.round(3), "test": t.test_acc.round(3),
+    })  # fmt: skip
+
+
 def _fit(s, rows) -> float:
     """The members' accuracy on the examples ``rows`` they trained on (the planted labels)."""
     m = s.members[:, rows]
@@ -52,10 +65,12 @@ def figure(t: pd.DataFrame, planted: int, n_train: int) -> plt.Figure:
     a.errorbar(t.params, t.count_planted / planted, marker="o", ms=4, capsize=2, color="tab:red",
                yerr=[(t.count_planted - t.low_planted) / planted,
                      (t.high_planted - t.count_planted) / planted])  # fmt: skip
-    a.set(xscale="log", ylim=(0, 1.02), xlabel="parameters", ylabel="memorized share",
+    base.log_x(a)
+    base.log_x(b)
+    a.set(ylim=(0, 1.02), xlabel="parameters", ylabel="memorized share",
           title=f"artificial: {planted:,} planted labels")  # fmt: skip
     b.errorbar(t.params, t["count"], yerr=[t["count"] - t.low, t.high - t["count"]], marker="o",
                ms=4, capsize=2)  # fmt: skip
-    b.set(xscale="log", xlabel="parameters", ylabel=f"memorized (of {n_train - planted:,})",
+    b.set(xlabel="parameters", ylabel=f"memorized (of {n_train - planted:,})",
           title="natural: the other examples")  # fmt: skip
     return fig

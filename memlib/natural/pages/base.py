@@ -84,7 +84,8 @@ class NaturalStudy:
         widths = "; ".join(f"{f} widths {', '.join(map(str, w))}" for f, w in self.families.items())
         return {
             "data": f"{NAMES[self.dataset]}, a random {self.n_train:,} training and "
-            f"{self.n_test:,} test images; also {', '.join(self.others) or 'nothing else'}",
+            f"{self.n_test:,} test images; also {', '.join(map(pretty, self.others)) or 'no other'}"
+            f" ({self.other_family} only; long-tailed: {self.tail_ratio:g} to 1)",
             "model": f"{widths}; {self.n_models} models each, on a random "
             f"{self.fraction:.0%} of the training set",
             "epochs": f"{self.epochs} epochs, batch {self.batch_size}, triangular learning rate",
@@ -140,9 +141,55 @@ def table(sweeps: dict, p: NaturalStudy, name: str = "") -> pd.DataFrame:
     return out.assign(data=name or p.dataset)
 
 
-def count_text(r) -> str:
+def pretty(name: str) -> str:
+    """A training set's name as a reader sees it: "Fashion-MNIST, long-tailed"."""
+    return NAMES[name.removesuffix("-lt")] + (", long-tailed" if name.endswith("-lt") else "")
+
+
+def log_x(ax) -> None:
+    """A log-scaled x axis with labels at the decades only."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+SHORT = {"mnist": "MNIST", "fashion-mnist": "F-MNIST", "cifar10": "CIFAR-10"}
+
+
+def short(name: str) -> str:
+    """A training set's name in a table: "F-MNIST-LT"."""
+    return SHORT[name.removesuffix("-lt")] + ("-LT" if name.endswith("-lt") else "")
+
+
+def count_text(count, low, high) -> str:
     """A count as a reader sees it: n [95% interval]."""
-    return f"{int(r['count']):,} [{r['low']:,.0f}, {r['high']:,.0f}]"
+    return f"{int(count):,} [{low:,.0f}, {high:,.0f}]"
+
+
+def shown(t: pd.DataFrame) -> pd.DataFrame:
+    """A table of runs as the pages show it, narrow enough for the column: the training set,
+    family, width, parameters, the count with its interval, the count the scores imply (±
+    sd), the expected misclassified, and the accuracies."""
+    out = pd.DataFrame({
+        "data": t.data.map(short), "family": t.family, "width": t.width, "params": t.params,
+        "memorized [95%]": [count_text(*r) for r in zip(t["count"], t.low, t.high, strict=True)],
+        "Σp ± sd": [f"{e:.0f} ± {s:.0f}" for e, s in zip(t.expected, t.sd, strict=True)],
+        "miscl.": t.misclassified.round(0).astype(int),
+        "train": t.train_acc.round(3), "test": t.test_acc.round(3), "gap": t.gap.round(3),
+    })  # fmt: skip
+    return out
+
+
+def provenance(runs: list) -> str:
+    """The page's provenance: the first run's line, with the compute of all its runs."""
+    sweeps = [r for r in runs if isinstance(r, sweep.Sweep)]
+    wall = sum(r.wall_s for r in sweeps)
+    models = sum(r.k for r in sweeps)
+    head = sweeps[0].provenance().split("\n")[1]
+    m = sweeps[0].chunks[0].meta
+    return (f"Provenance: profile {m.get('profile') or '-'} · device {m['device']} · wall "
+            f"{wall / 60:.1f} min ({len(sweeps)} runs, {models:,} models)\n{head}")  # fmt: skip
 
 
 def scores(s: sweep.Sweep, epoch: int = -1) -> np.ndarray:

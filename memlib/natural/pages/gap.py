@@ -44,6 +44,6 @@ def figure(t: pd.DataFrame, n_train: int) -> plt.Figure:
         for fam, g in t[t.data == d].groupby("family", sort=False):
             ax.errorbar(g.gap, g["count"], yerr=[g["count"] - g.low, g.high - g["count"]],
                         ls="", marker="o", ms=4, capsize=2, label=fam)  # fmt: skip
-        ax.set(title=d, xlabel="train − test accuracy", ylabel=f"memorized (of {n_train:,})")
+        ax.set(title=base.pretty(d), xlabel="train − test accuracy", ylabel="memorized examples")
         ax.legend(fontsize=8)
     return fig

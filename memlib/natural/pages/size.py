@@ -96,16 +96,19 @@ def figure(t: pd.DataFrame, conv: pd.DataFrame, n_train: int) -> plt.Figure:
         for name, g in d.groupby(by, sort=False):
             g = g.sort_values("params")
             err = [g["count"] - g.low, g.high - g["count"]]
-            ax.errorbar(g.params, g["count"], yerr=err, marker="o", ms=4, capsize=2, label=name)
-        ax.set(xscale="log", xlabel="parameters", ylabel=f"memorized (of {n_train:,})")
+            label = name if by == "family" else base.pretty(name)
+            ax.errorbar(g.params, g["count"], yerr=err, marker="o", ms=4, capsize=2, label=label)
+        base.log_x(ax)
+        ax.set(xlabel="parameters", ylabel="memorized examples")
         ax.legend(fontsize=8)
-    axes[0].set_title(f"{main.data.iloc[0]}, every family")
+    axes[0].set_title(f"{base.pretty(main.data.iloc[0])} ({n_train:,}), every family")
     axes[1].set_title("other training sets")
     c = conv.sort_values("k")
     axes[2].errorbar(c.k, c["count"], yerr=[c["count"] - c.low, c.high - c["count"]], marker="o",
                      ms=4, capsize=2, label="count, 95% bootstrap")  # fmt: skip
     axes[2].plot(c.k, c.expected, ls="--", color="grey", label="Σ P(score > threshold)")
-    axes[2].set(xscale="log", xlabel="models", ylabel="memorized",
+    base.log_x(axes[2])
+    axes[2].set(xlabel="models", ylabel="memorized",
                 title=f"convergence ({c.family.iloc[0]} {c.width.iloc[0]})")  # fmt: skip
     axes[2].set_xticks(c.k, [str(k) for k in c.k])
     axes[2].legend(fontsize=8)

@@ -57,8 +57,8 @@ def run(p: base.NaturalStudy) -> TransientRuns:
     _, tw, peak = temporal(mid, p.threshold, curve)
     scores = {f"{fam} {widths[0]}": small.estimate()["mem"],
               f"{fam} {widths[-1]}": large.estimate()["mem"],
-              f"{fam} {p.mid[fam]}, epoch {peak}": mid.estimate(peak)["mem"],
-              f"{fam} {p.mid[fam]}, epoch {mid.epochs}": mid.estimate()["mem"]}  # fmt: skip
+              f"{fam} {p.mid[fam]}, epoch {peak} (peak)": mid.estimate(peak)["mem"],
+              f"{fam} {p.mid[fam]}, epoch {mid.epochs} (last)": mid.estimate()["mem"]}  # fmt: skip
     runs = [small, large, mid]
     tail = per_class = None
     lt = [o for o in p.others if o.endswith("-lt")]
@@ -111,7 +111,7 @@ def figure(r: TransientRuns, threshold: float, tail_name: str = "") -> plt.Figur
         axes[2].bar(x - 0.2, c.small / c.examples, 0.4, label="smallest")
         axes[2].bar(x + 0.2, c.large / c.examples, 0.4, label="largest")
         axes[2].set(xticks=x, xlabel="class (largest first)", ylabel="memorized share",
-                    title=f"(c) {tail_name}")  # fmt: skip
+                    title=f"(c) {base.pretty(tail_name)}" if tail_name else "(c)")  # fmt: skip
         axes[2].legend(fontsize=7)
     return fig
 
