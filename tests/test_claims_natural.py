@@ -238,22 +238,27 @@ def test_gap_is_reproducible_by_seed():
 
 def test_transient_stats_by_hand():
     scores = np.array([0.0, 0.1, 0.5, 0.7, np.nan, 0.2])
-    t = transient_stats(scores, [False, False, True, True, True, False], noise=1.5)
+    memorized = [False, False, True, True, True, True]
+    t = transient_stats(scores, [False, False, True, True, True, False], 1.5, memorized)
+    assert t["mem_n"] == 4 and t["mem_mean"] == pytest.approx((0.5 + 0.7 + 0.2) / 3)
     assert t["n"] == 3  # a NaN score still counts as a point, not in the mean
     assert t["mean"] == pytest.approx(0.6) and t["sd"] == pytest.approx(0.1)
     assert t["all_mean"] == pytest.approx(0.3)
     assert t["all_sd"] == pytest.approx(np.std([0.0, 0.1, 0.5, 0.7, 0.2]))
     assert t["noise"] == 1.5
-    empty = transient_stats(scores, np.zeros(6, bool), noise=0.0)
+    empty = transient_stats(scores, np.zeros(6, bool), 0.0, np.zeros(6, bool))
     assert empty["n"] == 0 and np.isnan(empty["mean"]) and np.isnan(empty["sd"])
 
 
-def kind(n=60, transient_score=0.5, noise=10.0, seed=0):
-    """``n`` transient points of 400 with scores around ``transient_score``; the others ~0.1."""
+def kind(n=60, transient_score=0.5, noise=10.0, seed=0, outliers=30):
+    """``n`` transient points of 400 with scores around ``transient_score``, ``outliers`` more
+    memorized points near 0.95 that stay memorized; the others ~0.1."""
     rng = np.random.default_rng(seed)
     scores = np.clip(0.1 + 0.05 * rng.standard_normal(400), -1, 1)
     scores[:n] = transient_score + 0.05 * rng.standard_normal(n)
-    return transient_stats(scores, np.arange(400) < n, noise)
+    scores[n : n + outliers] = 0.95
+    memorized = np.arange(400) < n + outliers
+    return transient_stats(scores, np.arange(400) < n, noise, memorized)
 
 
 def test_transient_holds_when_both_kinds_are_many_and_high():
@@ -261,11 +266,11 @@ def test_transient_holds_when_both_kinds_are_many_and_high():
     assert c.verdict == HOLDS, c
     assert [p.passed for p in c.parts] == [True] * 4
     assert c.numbers == {"model_wise": "60", "temporal": "40"}
-    assert c.notes == ()
+    assert [n.name for n in c.notes] == ["model-wise above average", "temporal above average"]
 
 
 def test_transient_partly_when_only_one_kind_stands_out():
-    temporal = kind(n=5, transient_score=0.12, noise=20)  # few and ordinary
+    temporal = kind(n=5, transient_score=0.98, noise=20, outliers=0)  # few, and the outliers
     c = claims.natural_transient(kind(), temporal)
     assert c.verdict == PARTLY
     assert [p.passed for p in c.parts] == [True, True, False, False]
@@ -275,8 +280,8 @@ def test_transient_partly_when_only_one_kind_stands_out():
 
 
 def test_transient_fails_when_neither_kind_stands_out():
-    dull = kind(n=5, transient_score=0.12, noise=20)
-    none = transient_stats(np.linspace(0, 1, 10), np.zeros(10, bool), noise=0.0)
+    dull = kind(n=5, transient_score=0.98, noise=20, outliers=0)
+    none = transient_stats(np.linspace(0, 1, 10), np.zeros(10, bool), 0.0, np.zeros(10, bool))
     c = claims.natural_transient(dull, none)
     assert c.verdict == FAILS
     assert [p.passed for p in c.parts] == [False] * 4
@@ -285,9 +290,9 @@ def test_transient_fails_when_neither_kind_stands_out():
 def test_transient_tail_note():
     tail = {"transient": 0.7, "n": 60, "data": 0.2}
     c = claims.natural_transient(kind(), kind(), tail=tail)
-    assert [n.passed for n in c.notes] == [True]
+    assert [n.passed for n in c.notes] == [True, True, True]
     c = claims.natural_transient(kind(), kind(), tail={**tail, "transient": 0.1})
-    assert [n.passed for n in c.notes] == [False]
+    assert [n.passed for n in c.notes] == [True, True, False]
     assert c.verdict == HOLDS  # a note never moves the verdict
 
 
@@ -331,3 +336,12 @@ def test_artificial_rise_threshold_is_inclusive(largest, ok):
     # 0.3 - 0.2 is 0.0999... in floating point: still a rise of 0.1
     c = claims.natural_artificial(artificial([20, 25, 25, largest], FALLING), planted=100)
     assert c.parts[0].passed is ok
+
+
+def test_gap_notes_the_mean_score_when_the_table_has_it():
+    t = pd.DataFrame({"family": ["a"] * 6, "gap": np.linspace(0.1, 0.3, 6),
+                      "count": [10, 30, 20, 50, 40, 60],
+                      "mean_score": np.linspace(0.1, 0.3, 6) + 0.01})  # fmt: skip
+    c = claims.natural_gap(t, n_boot=50)
+    note = [n for n in c.notes if n.name == "mean score against the gap"]
+    assert len(note) == 1 and note[0].passed and note[0].value == "r = 1.00"

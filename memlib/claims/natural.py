@@ -27,8 +27,9 @@ EARLY = 0.1  # stage 1 spans the first tenth of the epochs (the paper: 10 of 100
 NONE_SHARE = 0.1  # "no memorization": at most this share of the peak count (ours)
 FALL_SHARE = 0.05  # stage 3: the final count at least this share below the peak (ours; 23% in
 # the paper: 8,380 to 6,425)
-ABOVE_MEAN = 0.1  # transient points' mean score above all points' mean by this (ours; the
-# paper: 0.34 model-wise, 0.25 temporal)
+ABOVE_MEAN = 0.1  # note: transient points' mean score above all points' mean by this (ours;
+# the paper: 0.34 model-wise, 0.25 temporal). Guaranteed whenever all points' mean is below
+# about 0.15: every transient point scores above the threshold under the model that memorizes it
 RISE_SHARE = 0.1  # planted labels: the memorized share rises by this from smallest to largest
 LEARNED = 2.0  # precondition: every model's test accuracy at least this × chance (ours)
 MIN_MODELS = 5  # the correlation needs at least this many models
@@ -171,6 +172,15 @@ def natural_gap(table: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> Claim
                   f"low end {lo:.2f}", bool(lo > 0), "ours"),
     ]  # fmt: skip
     notes = []
+    if "mean_score" in table and n >= 3:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rm = stats.pearson(table.mean_score.to_numpy(float), x)
+        notes.append(Criterion("mean score against the gap", "Pearson r of the mean score over "
+                               f"the examples with the gap, at least {STRONG:g}: the mean score "
+                               "is the mean accuracy on examples trained on minus that on "
+                               "examples held out, close to the gap by construction; the count "
+                               "is its upper tail",
+                               f"r = {rm:.2f}", reaches(rm, STRONG), "ours"))  # fmt: skip
     for fam, g in table.groupby("family", sort=False):
         if len(g) >= 3:
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -185,39 +195,62 @@ def natural_gap(table: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> Claim
                      "0.99, about 10 models"))  # fmt: skip
 
 
-def transient_stats(scores: np.ndarray, transient: np.ndarray, noise: float) -> dict:
+def transient_stats(
+    scores: np.ndarray, transient: np.ndarray, noise: float, memorized: np.ndarray
+) -> dict:
     """Numbers behind one kind of transient memorization: the transient points' count and mean
-    score (± sd) against every point's, and the expected count from the estimator's error alone
-    (``noise``: the misclassified counts of the two memorized sets added up)."""
+    score (± sd) against every point's and against the mean score of every point memorized
+    under the same condition (``memorized``, which holds the transient ones), and the expected
+    count from the estimator's error alone (``noise``: the misclassified counts of the two
+    memorized sets added up)."""
     s = np.asarray(scores, float)
     t = s[np.asarray(transient, bool)]
-    return {"n": int(len(t)), "mean": float(np.nanmean(t)) if len(t) else float("nan"),
-            "sd": float(np.nanstd(t)) if len(t) else float("nan"), "all_mean": float(np.nanmean(s)),
-            "all_sd": float(np.nanstd(s)), "noise": float(noise)}  # fmt: skip
+    m = s[np.asarray(memorized, bool)]
+    mean = lambda v: float(np.nanmean(v)) if len(v) else float("nan")
+    sd = float(np.nanstd(t)) if len(t) else float("nan")
+    return {"n": int(len(t)), "mean": mean(t), "sd": sd,
+            "all_mean": float(np.nanmean(s)), "all_sd": float(np.nanstd(s)),
+            "mem_n": int(len(m)), "mem_mean": mean(m), "noise": float(noise)}  # fmt: skip
 
 
-def _transient_parts(kind: str, t: dict, ref: str) -> list[Criterion]:
+def _transient_parts(kind: str, t: dict) -> list[Criterion]:
     return [
         Criterion(f"{kind} beyond noise", "more transient points than the estimator's expected "
                   "misclassified points of the two sets together", f"{t['n']:,} against "
                   f"{t['noise']:,.0f}", t["n"] > t["noise"], "§4.3; ours"),
-        Criterion(f"{kind} above average", f"the transient points' mean score at least "
-                  f"{ABOVE_MEAN:g} above all points' ({ref})", f"{t['mean']:.1%} ± {t['sd']:.1%} "
-                  f"against {t['all_mean']:.1%} ± {t['all_sd']:.1%}",
-                  reaches(t["mean"] - t["all_mean"], ABOVE_MEAN), "§4.3; threshold ours"),
+        Criterion(f"{kind} not outliers", "the transient points' mean score below that of every "
+                  "point memorized under the same condition (small sub-populations, not the "
+                  "outliers that stay memorized)", f"{t['mean']:.1%} ± {t['sd']:.1%} against "
+                  f"{t['mem_mean']:.1%} ({t['mem_n']:,} memorized)",
+                  bool(t["mean"] < t["mem_mean"]), "§4.3 (\"not close to 100\"); ours"),
     ]  # fmt: skip
+
+
+def _above_average(kind: str, t: dict, ref: str) -> Criterion:
+    return Criterion(f"{kind} above average", f"the transient points' mean score at least "
+                     f"{ABOVE_MEAN:g} above all points' ({ref}; every transient point scores "
+                     "above the threshold, so this mostly reads all points' mean)",
+                     f"{t['mean']:.1%} ± {t['sd']:.1%} against {t['all_mean']:.1%} ± "
+                     f"{t['all_sd']:.1%}", reaches(t["mean"] - t["all_mean"], ABOVE_MEAN),
+                     "§4.3; threshold ours")  # fmt: skip
 
 
 def natural_transient(model_wise: dict, temporal: dict, tail: dict | None = None) -> Claim:
     """Figure 4. ``model_wise`` and ``temporal``: :func:`transient_stats` of the points
     memorized by the smallest model and not the largest, and at the peak epoch and not the
     last. For each: *beyond noise* (more than the estimator's error alone would give) and
-    *above average* (mean score at least ABOVE_MEAN above all points'). Partly: any part.
-    ``tail`` (notes): the share of model-wise transient points in the rarest half of the
-    classes of a long-tailed set, against that half's share of the examples."""
-    parts = (_transient_parts("model-wise", model_wise, "paper: 44.99% against 11.17%")
-             + _transient_parts("temporal", temporal, "paper: 35.71% against 11.17%"))  # fmt: skip
-    notes = []
+    *not outliers* (their mean score below that of every point memorized under the same
+    condition: the paper reads them as small sub-populations, "not close to 100"). Partly: any
+    part. Notes: the paper's own comparison, *above average* (mean score at least ABOVE_MEAN
+    above all points'), which holds by construction wherever all points' mean is low; and
+    ``tail``: the share of model-wise transient points in the rarest half of the classes of a
+    long-tailed set, against that half's share of the examples.
+
+    (The *not outliers* parts replaced *above average* as parts after the first cpu build: a
+    review found the latter true by construction. Declared on the page.)"""
+    parts = _transient_parts("model-wise", model_wise) + _transient_parts("temporal", temporal)
+    notes = [_above_average("model-wise", model_wise, "paper: 44.99% against 11.17%"),
+             _above_average("temporal", temporal, "paper: 35.71% against 11.17%")]  # fmt: skip
     if tail:
         notes.append(Criterion("from small sub-populations", "on the long-tailed set, the "
                                "model-wise transient points' share in the rarest half of the "

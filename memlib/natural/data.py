@@ -1,7 +1,7 @@
 """The training sets of the chapter: a random subset of a dataset, a long-tailed subset with
 class sizes falling geometrically, and planted random labels.
 
-A long-tailed subset keeps ``n_c = round(n_0 * ratio ** (-c / (C - 1)))`` training examples of
+A long-tailed subset keeps ``n_c = floor(n_0 * ratio ** (-c / (C - 1)))`` training examples of
 class ``c`` (``c = 0..C-1``), the construction of CIFAR-10-LT (Cao et al. 2019): class 0 has
 ``n_0 = n_train / C``, what a balanced subset of ``n_train`` gives every class, and the last
 class ``n_0 / ratio``; each class's examples are a seeded random choice. (All of CIFAR-10 at
@@ -68,7 +68,7 @@ class TrainSet:
 
 def class_sizes(n_max: int, n_classes: int, ratio: float) -> list[int]:
     """Geometric class sizes from the largest (class 0, ``n_max``) to the smallest,
-    ``n_max / ratio`` (rounded, at least 1)."""
+    ``n_max / ratio`` (rounded down, at least 1)."""
     f = ratio ** (-np.arange(n_classes) / max(n_classes - 1, 1))
     return np.maximum(1, np.floor(n_max * f + 1e-9)).astype(int).tolist()
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ...config import check_types
 from ...errors import MemlibError
+from ...groundtruth import fz_estimate
 from .. import counts, data, ensemble, nets, sweep
 
 NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
@@ -129,9 +130,12 @@ def row(s: sweep.Sweep, p: NaturalStudy, epoch: int = -1, rows=None) -> dict:
     if rows is not None:
         m, c = m[:, rows], c[:, rows]
     cnt = counts.full(m, c, p.threshold, p.n_boot, p.seed)
+    with np.errstate(invalid="ignore"):
+        mean_score = float(np.nanmean(fz_estimate(m, c)["mem"]))
     return {"family": s.spec.family, "width": s.spec.width, "params": s.n_params, "k": s.k,
             "epoch": epoch % (s.epochs + 1), "count": cnt.n, "expected": cnt.expected,
             "sd": cnt.sd, "misclassified": cnt.misclassified, "low": cnt.low, "high": cnt.high,
+            "mean_score": mean_score,
             **s.accuracy(epoch)}  # fmt: skip
 
 

@@ -32,9 +32,10 @@ def model_wise(small, large, threshold: float) -> tuple[np.ndarray, dict]:
     """The points memorized by ``small`` and not by ``large`` (same training set), and their
     numbers: scores are the small model's (it is the one that memorizes them)."""
     es, el = small.estimate(), large.estimate()
-    t = counts.memorized(es, threshold) & ~counts.memorized(el, threshold)
+    ms = counts.memorized(es, threshold)
+    t = ms & ~counts.memorized(el, threshold)
     noise = counts.count(es, threshold).misclassified + counts.count(el, threshold).misclassified
-    return t, transient_stats(es["mem"], t, noise)
+    return t, transient_stats(es["mem"], t, noise, ms)
 
 
 def temporal(s, threshold: float, curve: pd.DataFrame) -> tuple[np.ndarray, dict, int]:
@@ -42,9 +43,10 @@ def temporal(s, threshold: float, curve: pd.DataFrame) -> tuple[np.ndarray, dict
     (scores at the peak)."""
     peak = stages(curve)["peak_epoch"]
     ep, el = s.estimate(peak), s.estimate(-1)
-    t = counts.memorized(ep, threshold) & ~counts.memorized(el, threshold)
+    mp = counts.memorized(ep, threshold)
+    t = mp & ~counts.memorized(el, threshold)
     noise = counts.count(ep, threshold).misclassified + counts.count(el, threshold).misclassified
-    return t, transient_stats(ep["mem"], t, noise), peak
+    return t, transient_stats(ep["mem"], t, noise, mp), peak
 
 
 def run(p: base.NaturalStudy) -> TransientRuns:
