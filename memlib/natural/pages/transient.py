@@ -119,8 +119,12 @@ def figure(r: TransientRuns, threshold: float, tail_name: str = "") -> plt.Figur
 
 
 def numbers(r: TransientRuns) -> pd.DataFrame:
-    """One row per kind of transient memorization: the count, the mean score (± sd) of the
-    transient points against all points', and the estimator's expected misclassified points."""
-    rows = [{"kind": k, **v} for k, v in (("model-wise", r.model_wise), ("temporal", r.temporal))]
-    t = pd.DataFrame(rows).rename(columns={"n": "transient", "noise": "expected from noise"})
-    return t.round(4)
+    """One row per kind of transient memorization: the count against the estimator's expected
+    misclassified points, the transient points' mean score (± sd), that of every point
+    memorized under the same condition, and all points'."""
+    rows = [{"kind": k, "transient": v["n"], "expected from noise": round(v["noise"], 1),
+             "mean score": f"{v['mean']:.3f} ± {v['sd']:.3f}",
+             "memorized: n, mean": f"{v['mem_n']:,}, {v['mem_mean']:.3f}",
+             "all points": f"{v['all_mean']:.3f} ± {v['all_sd']:.3f}"}
+            for k, v in (("model-wise", r.model_wise), ("temporal", r.temporal))]  # fmt: skip
+    return pd.DataFrame(rows)
