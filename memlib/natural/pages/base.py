@@ -123,6 +123,19 @@ def grid(p: NaturalStudy, dspec=None, families=None) -> dict[tuple[str, int], sw
     return {(f, w): run(p, f, w, dspec) for f in fams for w in p.families[f]}
 
 
+def every_set(p: NaturalStudy) -> tuple[pd.DataFrame, dict]:
+    """Every family on the main training set and ``other_family`` on the others: one row per
+    run (:func:`table`, with its training set in ``data``) and the runs, by (set, family,
+    width)."""
+    main = grid(p)
+    tables, runs = [table(main, p)], {(p.dataset, *k): s for k, s in main.items()}
+    for name in p.others:
+        g = grid(p, data_spec(p, name), [p.other_family])
+        tables.append(table(g, p, name))
+        runs |= {(name, *k): s for k, s in g.items()}
+    return pd.concat(tables, ignore_index=True), runs
+
+
 def row(s: sweep.Sweep, p: NaturalStudy, epoch: int = -1, rows=None) -> dict:
     """One run's memorized count at ``epoch`` (with its uncertainty) and its accuracies;
     ``rows``: only these training examples are counted (a boolean mask)."""

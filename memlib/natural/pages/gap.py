@@ -20,13 +20,8 @@ class GapRuns:
 
 
 def run(p: base.NaturalStudy) -> GapRuns:
-    main = base.grid(p)
-    tables, runs = [base.table(main, p)], list(main.values())
-    for name in p.others:
-        g = base.grid(p, base.data_spec(p, name), [p.other_family])
-        tables.append(base.table(g, p, name))
-        runs += list(g.values())
-    return GapRuns(pd.concat(tables, ignore_index=True), runs)
+    table, runs = base.every_set(p)
+    return GapRuns(table, list(runs.values()))
 
 
 def figure(t: pd.DataFrame, n_train: int) -> plt.Figure:

@@ -26,20 +26,16 @@ class SizeRuns:
 
 def run(p: base.NaturalStudy) -> SizeRuns:
     """Every family on the main training set, ``other_family`` on the others, and the ladder."""
-    main = base.grid(p)
-    tables, runs = [base.table(main, p)], list(main.values())
-    for name in p.others:
-        g = base.grid(p, base.data_spec(p, name), [p.other_family])
-        tables.append(base.table(g, p, name))
-        runs += list(g.values())
+    table, by_key = base.every_set(p)
+    runs = list(by_key.values())
     fam = next(iter(p.families))
     big = base.run(p, fam, p.mid[fam], n_models=max(max(p.ladder), p.n_models))
     runs.append(big)
     tov = None
     if "mlp1" in p.families:
-        tov, score_run = turnover(p, main[("mlp1", p.mid["mlp1"])])
+        tov, score_run = turnover(p, by_key[(p.dataset, "mlp1", p.mid["mlp1"])])
         runs.append(score_run)
-    return SizeRuns(pd.concat(tables, ignore_index=True), convergence(big, p), runs, tov)
+    return SizeRuns(table, convergence(big, p), runs, tov)
 
 
 def turnover(p: base.NaturalStudy, s) -> tuple[pd.DataFrame, object]:
