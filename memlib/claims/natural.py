@@ -50,7 +50,7 @@ def falls(g: pd.DataFrame) -> tuple[float, bool, bool]:
     g = g.sort_values("params")
     rho = stats.spearman(g.params.to_numpy(float), g["count"].to_numpy(float))
     below = bool(g.high.iloc[-1] < g.low.iloc[0])
-    return float(rho), bool(rho <= FALL_RHO + 1e-9), below
+    return float(rho), reaches(-rho, -FALL_RHO), below
 
 
 def natural_size(table: pd.DataFrame, n_classes: int = 10) -> Claim:
@@ -75,7 +75,7 @@ def natural_size(table: pd.DataFrame, n_classes: int = 10) -> Claim:
             notes.append(Criterion(f"among fitted models ({d}, {fam})", "ρ over the widths whose "
                                    "training accuracy is at least 0.95 (the paper's models fit)",
                                    f"ρ = {r2:+.2f} over {len(fit)} widths",
-                                   bool(r2 <= FALL_RHO + 1e-9), "ours"))  # fmt: skip
+                                   reaches(-r2, -FALL_RHO), "ours"))  # fmt: skip
     main = table.iloc[0]
     first = table[(table.data == main.data) & (table.family == main.family)].sort_values("params")
     key = (

@@ -207,8 +207,3 @@ def provenance(runs: list) -> str:
     m = sweeps[0].chunks[0].meta
     return (f"Provenance: profile {m.get('profile') or '-'} · device {m['device']} · wall "
             f"{wall / 60:.1f} min ({len(sweeps)} runs, {models:,} models)\n{head}")  # fmt: skip
-
-
-def scores(s: sweep.Sweep, epoch: int = -1) -> np.ndarray:
-    """Every training example's estimated score at ``epoch``."""
-    return s.estimate(epoch)["mem"]

@@ -28,39 +28,30 @@ class TransientRuns:
     runs: list
 
 
-def model_wise(small, large, threshold: float) -> tuple[np.ndarray, dict]:
-    """The points memorized by ``small`` and not by ``large`` (same training set), and their
-    numbers: scores are the small model's (it is the one that memorizes them)."""
-    es, el = small.estimate(), large.estimate()
-    ms = counts.memorized(es, threshold)
-    t = ms & ~counts.memorized(el, threshold)
-    noise = counts.count(es, threshold).misclassified + counts.count(el, threshold).misclassified
-    return t, transient_stats(es["mem"], t, noise, ms)
-
-
-def temporal(s, threshold: float, curve: pd.DataFrame) -> tuple[np.ndarray, dict, int]:
-    """The points memorized at the peak epoch of ``s`` and not at its last, and their numbers
-    (scores at the peak)."""
-    peak = stages(curve)["peak_epoch"]
-    ep, el = s.estimate(peak), s.estimate(-1)
-    mp = counts.memorized(ep, threshold)
-    t = mp & ~counts.memorized(el, threshold)
-    noise = counts.count(ep, threshold).misclassified + counts.count(el, threshold).misclassified
-    return t, transient_stats(ep["mem"], t, noise, mp), peak
+def transient(memorizing: dict, other: dict, threshold: float) -> tuple[np.ndarray, dict]:
+    """The points memorized under the estimate ``memorizing`` and not under ``other`` (same
+    training set: a small model against a large one, the peak epoch against the last), and
+    their numbers, scored under ``memorizing`` (the condition that memorizes them)."""
+    m = counts.memorized(memorizing, threshold)
+    t = m & ~counts.memorized(other, threshold)
+    noise = sum(counts.count(e, threshold).misclassified for e in (memorizing, other))
+    return t, transient_stats(memorizing["mem"], t, noise, m)
 
 
 def run(p: base.NaturalStudy) -> TransientRuns:
     fam = next(iter(p.families))
     widths = p.families[fam]
     small, large = base.run(p, fam, widths[0]), base.run(p, fam, widths[-1])
-    _, mw = model_wise(small, large, p.threshold)
+    es, el = small.estimate(), large.estimate()
+    _, mw = transient(es, el, p.threshold)
     mid = base.run(p, fam, p.mid[fam])
     curve = pd.DataFrame([base.row(mid, p, e) for e in range(mid.epochs + 1)])
-    _, tw, peak = temporal(mid, p.threshold, curve)
-    scores = {f"{fam} {widths[0]}": small.estimate()["mem"],
-              f"{fam} {widths[-1]}": large.estimate()["mem"],
-              f"{fam} {p.mid[fam]}, epoch {peak} (peak)": mid.estimate(peak)["mem"],
-              f"{fam} {p.mid[fam]}, epoch {mid.epochs} (last)": mid.estimate()["mem"]}  # fmt: skip
+    peak = stages(curve)["peak_epoch"]
+    ep, last = mid.estimate(peak), mid.estimate()
+    _, tw = transient(ep, last, p.threshold)
+    scores = {f"{fam} {widths[0]}": es["mem"], f"{fam} {widths[-1]}": el["mem"],
+              f"{fam} {p.mid[fam]}, epoch {peak} (peak)": ep["mem"],
+              f"{fam} {p.mid[fam]}, epoch {mid.epochs} (last)": last["mem"]}  # fmt: skip
     runs = [small, large, mid]
     tail = per_class = None
     lt = [o for o in p.others if o.endswith("-lt")]
@@ -69,7 +60,8 @@ def run(p: base.NaturalStudy) -> TransientRuns:
         d = base.data_spec(p, lt[0])
         s2, l2 = base.run(p, p.other_family, of[0], d), base.run(p, p.other_family, of[-1], d)
         runs += [s2, l2]
-        t2, _ = model_wise(s2, l2, p.threshold)
+        e2, f2 = s2.estimate(), l2.estimate()
+        t2, _ = transient(e2, f2, p.threshold)
         y = s2.data.y_train.cpu().numpy()
         sizes = np.bincount(y)
         rare = np.argsort(sizes, kind="stable")[: len(sizes) // 2]
@@ -78,8 +70,8 @@ def run(p: base.NaturalStudy) -> TransientRuns:
                 "data": float(in_rare.mean())}  # fmt: skip
         per_class = pd.DataFrame({
             "class": np.arange(len(sizes)), "examples": sizes,
-            "small": np.bincount(y, counts.memorized(s2.estimate(), p.threshold), len(sizes)),
-            "large": np.bincount(y, counts.memorized(l2.estimate(), p.threshold), len(sizes)),
+            "small": np.bincount(y, counts.memorized(e2, p.threshold), len(sizes)),
+            "large": np.bincount(y, counts.memorized(f2, p.threshold), len(sizes)),
             "transient": np.bincount(y, t2, len(sizes)),
         }).astype({"small": int, "large": int, "transient": int})  # fmt: skip
     return TransientRuns(mw, tw, scores, tail, per_class, runs)
